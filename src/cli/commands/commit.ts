@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { TbahError } from '../../core/errors.js';
+import { commitContainer } from '../../core/ops/commit.js';
+import { pushImage } from '../../core/ops/push.js';
+import { writeFileAtomic } from '../../core/util/fsx.js';
+import { getStore, noFlagsAfter, parseIntArg } from '../context.js';
+import { formatOption } from './shared.js';
+import { out } from '../output.js';
+
+const TRANSPORT = /^(oci|oci-archive|docker-archive):/;
+
+export function register(program: Command): void {
+  program.command('commit')
+    .description('write the container\'s changes as one new layer and an image; prints the image ID')
+    .argument('<container>')
+    .argument('[image]', 'name (a name without registry goes under localhost/), or oci:/oci-archive:/docker-archive: to write there too')
+    .argument('[rest...]')
+    .option('-f, --format <format>', 'oci or docker (default: the container\'s, or $BUILDAH_FORMAT)', formatOption)
+    .option('--squash', 'fold all layers into one')
+    .option('--rm', 'remove the container after committing')
+    .option('--timestamp <seconds>', 'created time, and the time of every file in the new layer', parseIntArg('--timestamp'))
+    .option('--iidfile <file>', 'write the image ID (sha256:…) to this file and print nothing')
+    .option('--omit-history', 'write no history')
+    .option('-q, --quiet', 'print only the image ID')
+    .action(async (container: string, image: string | undefined, rest: string[], o: { format?: 'oci' | 'docker'; squash?: boolean; rm?: boolean; timestamp?: number; iidfile?: string; omitHistory?: boolean }, cmd: Command) => {
+      noFlagsAfter(container, [...(image !== undefined ? [image] : []), ...rest]);
+      if (rest.length > 0) throw new TbahError('usage', `commit takes a container and at most one image name (got ${rest.length} more)`);
+      const sde = process.env.SOURCE_DATE_EPOCH;
+      if (sde !== undefined && sde !== '' && !/^\d+$/.test(sde)) {
+        throw new TbahError('invalid-argument', `SOURCE_DATE_EPOCH=${sde}: not a number of seconds`, { hint: 'unset it, or set it to seconds since the epoch' });
+      }
+      const store = await getStore(cmd);
+      const toTransport = image !== undefined && TRANSPORT.test(image);
+      const format = o.format ?? (process.env.BUILDAH_FORMAT === 'docker' ? 'docker' as const : undefined);
+      const r = await commitContainer(store, {
+        container,
+        ...(image !== undefined && !toTransport ? { image } : {}),
+        ...(format ? { format } : {}),
+        ...(o.squash ? { squash: true } : {}),
+        ...(o.rm ? { rm: true } : {}),
+        ...(o.timestamp !== undefined ? { timestamp: o.timestamp } : {}),
+        ...(sde ? { sourceDateEpoch: Number(sde) } : {}),
+        ...(o.omitHistory ? { omitHistory: true } : {}),
+      });
+      if (toTransport) await pushImage(store, { image: r.id, dest: image!, ...(format ? { format } : {}) });
+      if (o.iidfile) await writeFileAtomic(o.iidfile, r.id);
+      else out(r.id.slice(7));
+    });
+}

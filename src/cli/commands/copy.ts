@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { TbahError } from '../../core/errors.js';
+import { copyIntoContainer } from '../../core/ops/copy.js';
+import { getStore } from '../context.js';
+import { out } from '../output.js';
+
+interface CopyFlags { chown?: string; chmod?: string; from?: string; contextdir?: string; ignorefile?: string; quiet?: boolean }
+
+function register1(program: Command, name: 'copy' | 'add'): void {
+  program.command(name)
+    .description(name === 'copy'
+      ? 'copy files into a container; prints the digest of what was added'
+      : 'like copy, and also extracts local tar archives and downloads URLs')
+    .argument('<container>')
+    .argument('<paths...>', 'SRC... DEST')
+    .option('--chown <user[:group]>', 'owner of the copied files (names from the container\'s /etc/passwd)')
+    .option('--chmod <mode>', 'octal mode of the copied files')
+    .option('--from <container|image>', 'copy from another container or image')
+    .option('--contextdir <dir>', 'sources are relative to this directory; its .containerignore/.dockerignore applies')
+    .option('--ignorefile <file>', 'ignore file to use instead of the context\'s own')
+    .option('-q, --quiet', 'print nothing')
+    .action(async (container: string, paths: string[], o: CopyFlags, cmd: Command) => {
+      if (paths.length < 2) {
+        throw new TbahError('usage', `${name} needs a source and a destination`, { hint: `tbah ${name} CONTAINER SRC... DEST` });
+      }
+      const flag = paths.find((p) => /^--?[A-Za-z]/.test(p));
+      if (flag) throw new TbahError('usage', `no options (${flag}) can be specified after the container name`, { hint: `put ${flag} before ${container}` });
+      const digest = await copyIntoContainer(await getStore(cmd), {
+        container, sources: paths.slice(0, -1), dest: paths[paths.length - 1]!, add: name === 'add',
+        ...(o.chown !== undefined ? { chown: o.chown } : {}),
+        ...(o.chmod !== undefined ? { chmod: o.chmod } : {}),
+        ...(o.from !== undefined ? { from: o.from } : {}),
+        ...(o.contextdir !== undefined ? { contextDir: o.contextdir } : {}),
+        ...(o.ignorefile !== undefined ? { ignoreFile: o.ignorefile } : {}),
+      });
+      if (!o.quiet) out(digest);
+    });
+}
+
+export function register(program: Command): void {
+  register1(program, 'copy');
+  register1(program, 'add');
+}

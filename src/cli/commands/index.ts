@@ -1,0 +1,19 @@
+/** The command table: one file per command, each thin over src/core. */
+import type { Command } from 'commander';
+import * as commit from './commit.js';
+import * as config from './config.js';
+import * as containers from './containers.js';
+import * as copy from './copy.js';
+import * as from from './from.js';
+import * as images from './images.js';
+import * as inspect from './inspect.js';
+import * as mount from './mount.js';
+import * as push from './push.js';
+import * as rm from './rm.js';
+import * as rmi from './rmi.js';
+import * as tag from './tag.js';
+import * as version from './version.js';
+
+export function registerCommands(program: Command): void {
+  for (const m of [from, containers, images, inspect, mount, copy, config, commit, push, tag, rm, rmi, version]) m.register(program);
+}

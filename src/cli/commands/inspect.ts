@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { TbahError } from '../../core/errors.js';
+import { type InspectType, inspectObject } from '../../core/ops/inspect.js';
+import { getStore, noFlagsAfter } from '../context.js';
+import { out } from '../output.js';
+import { renderTemplate } from '../template.js';
+
+export function register(program: Command): void {
+  program.command('inspect')
+    .description('print a container or image as JSON')
+    .argument('<name>', 'container or image name or ID')
+    .argument('[rest...]')
+    .option('-t, --type <type>', 'container or image (default: containers first, then images)')
+    .option('-f, --format <template>', 'Go template, e.g. {{.FromImageID}} or {{json .OCIv1.config}}')
+    .action(async (name: string, rest: string[], o: { type?: string; format?: string }, cmd: Command) => {
+      noFlagsAfter(name, rest);
+      if (o.type !== undefined && o.type !== 'container' && o.type !== 'image') {
+        throw new TbahError('invalid-argument', `--type ${o.type}: must be container or image`);
+      }
+      const obj = await inspectObject(await getStore(cmd), name, o.type as InspectType | undefined);
+      out(o.format ? renderTemplate(o.format, obj) : JSON.stringify(obj, null, 4));
+    });
+}

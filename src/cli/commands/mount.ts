@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { TbahError } from '../../core/errors.js';
+import { listContainers, mountContainer, umountContainer } from '../../core/ops/manage.js';
+import { getStore } from '../context.js';
+import { out, table } from '../output.js';
+
+export function register(program: Command): void {
+  program.command('mount')
+    .description('print the root filesystem path of containers (what is written there is in the next commit)')
+    .argument('[containers...]')
+    .option('--json', 'print JSON')
+    .action(async (names: string[], o: { json?: boolean }, cmd: Command) => {
+      const store = await getStore(cmd);
+      const rows: { container: string; mountPoint: string }[] = [];
+      if (names.length === 0) {
+        for (const c of await listContainers(store)) if (c.mounted) rows.push({ container: c.name, mountPoint: store.containers.rootfs(c.id) });
+      } else {
+        for (const n of names) {
+          const r = await mountContainer(store, n);
+          rows.push({ container: r.container.name, mountPoint: r.mountPoint });
+        }
+      }
+      if (o.json) out(JSON.stringify(rows, null, 4));
+      else if (names.length === 1) out(rows[0]!.mountPoint);
+      else if (rows.length > 0) out(table(rows.map((r) => [r.container, r.mountPoint])));
+    });
+
+  program.command('umount').alias('unmount')
+    .description('mark containers as not mounted (their files stay, as the rootfs is a plain directory)')
+    .argument('[containers...]')
+    .option('-a, --all', 'all mounted containers')
+    .action(async (names: string[], o: { all?: boolean }, cmd: Command) => {
+      const store = await getStore(cmd);
+      if (o.all && names.length > 0) {
+        throw new TbahError('usage', 'when using the --all switch, you may not pass any container names or IDs');
+      }
+      const targets = o.all ? (await listContainers(store)).filter((c) => c.mounted).map((c) => c.id) : names;
+      for (const n of targets) out((await umountContainer(store, n)).id);
+    });
+}

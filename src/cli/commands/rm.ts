@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { TbahError } from '../../core/errors.js';
+import { listContainers, removeContainer } from '../../core/ops/manage.js';
+import { getStore } from '../context.js';
+import { out } from '../output.js';
+
+export function register(program: Command): void {
+  program.command('rm').alias('delete')
+    .description('remove working containers; prints each removed ID')
+    .argument('[containers...]')
+    .option('-a, --all', 'remove all containers')
+    .action(async (names: string[], o: { all?: boolean }, cmd: Command) => {
+      if (o.all && names.length > 0) throw new TbahError('usage', 'when using the --all switch, you may not pass any container names or IDs');
+      if (!o.all && names.length === 0) throw new TbahError('usage', 'rm needs a container name or ID, or --all');
+      const store = await getStore(cmd);
+      const targets = o.all ? (await listContainers(store)).map((c) => c.id) : names;
+      // Check every name first so a typo removes nothing.
+      for (const n of targets) await store.containers.get(n);
+      for (const n of targets) out((await removeContainer(store, n)).id);
+    });
+}

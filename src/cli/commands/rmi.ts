@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { TbahError } from '../../core/errors.js';
+import { removeImages } from '../../core/ops/manage.js';
+import { getStore } from '../context.js';
+import { out } from '../output.js';
+
+export function register(program: Command): void {
+  program.command('rmi')
+    .description('remove images (a name untags; the image goes with its last name)')
+    .argument('[images...]')
+    .option('-a, --all', 'remove all images')
+    .option('-f, --force', 'also remove containers using the images')
+    .action(async (names: string[], o: { all?: boolean; force?: boolean }, cmd: Command) => {
+      if (o.all && names.length > 0) throw new TbahError('usage', 'when using the --all switch, you may not pass any image names or IDs');
+      if (!o.all && names.length === 0) throw new TbahError('usage', 'rmi needs an image name or ID, or --all');
+      const r = await removeImages(await getStore(cmd), names, { ...(o.all ? { all: true } : {}), ...(o.force ? { force: true } : {}) });
+      for (const n of r.untagged) out(`untagged: ${n}`);
+      for (const id of r.removed) out(id.slice(7));
+    });
+}

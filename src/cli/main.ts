@@ -1,0 +1,54 @@
+/** Entry point of the `tbah` command: wires commander to the command files and renders errors in one place. */
+import { Command, CommanderError } from 'commander';
+import { TbahError } from '../core/errors.js';
+import { VERSION } from '../core/info.js';
+import { registerCommands } from './commands/index.js';
+import { paint } from './output.js';
+
+// Buildah forces umask 022 so a caller's umask never leaks into created directories.
+process.umask(0o022);
+
+function render(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    const msg = err.message.replace(/^error: /, '');
+    process.stderr.write(`${paint(process.stderr, 'red', 'tbah:')} ${msg}\n${paint(process.stderr, 'dim', 'hint:')} see \`tbah --help\` or \`tbah COMMAND --help\`\n`);
+    return 125;
+  }
+  if (err instanceof TbahError) {
+    process.stderr.write(`${paint(process.stderr, 'red', 'tbah:')} ${err.message}\n`);
+    if (err.hint) process.stderr.write(`${paint(process.stderr, 'dim', 'hint:')} ${err.hint}\n`);
+    return err.exitCode;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && e.syscall) {
+    process.stderr.write(`${paint(process.stderr, 'red', 'tbah:')} ${e.syscall} ${e.path ?? ''}: ${e.code} (${e.message.split(',')[0]})\n`);
+    return 125;
+  }
+  process.stderr.write(`${paint(process.stderr, 'red', 'tbah: internal error:')} ${(e && e.stack) || String(err)}\n`);
+  return 125;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('tbah')
+    .description('Build container images from scripts: persisted working containers, explicit layers, no daemon.')
+    .option('--root <dir>', 'store root (default: $TBAH_ROOT, /var/lib/tbah, or ~/.local/share/tbah)')
+    .version(VERSION, '-v, --version', 'print the version')
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    return render(err);
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+}, (err: unknown) => {
+  process.exitCode = render(err);
+});

@@ -1,0 +1,58 @@
+/**
+ * The dir driver's change detection (design §7): a record of every path's
+ * inode, type/mode, owner, size, mtime and ctime, taken when the rootfs was
+ * unpacked or last committed. ctime cannot be set from user space, so any
+ * content or metadata change since the record is seen.
+ */
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import * as path from 'node:path';
+
+/** [ino, mode, uid, gid, size, mtimeMs, ctimeMs, nlink] */
+export type StatTuple = [number, number, number, number, number, number, number, number];
+
+export interface SnapshotFile {
+  version: 1;
+  entries: Record<string, StatTuple>;
+}
+
+export function tupleOf(st: Stats): StatTuple {
+  return [st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeMs, st.ctimeMs, st.nlink];
+}
+
+export function sameStat(a: StatTuple, b: StatTuple): boolean {
+  // nlink is not compared: a new hardlink elsewhere changes ctime anyway.
+  for (let i = 0; i < 7; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export interface WalkEntry {
+  /** Path relative to the root, '/'-separated, no leading '/'. */
+  rel: string;
+  st: Stats;
+}
+
+/**
+ * Depth-first walk of a tree with lstat, children in byte order. Sync on
+ * purpose: one short-lived CLI process, and sync lstat avoids a thread-pool
+ * round trip per file on large trees.
+ */
+export function* walkTree(root: string, rel = ''): Generator<WalkEntry> {
+  const dir = rel === '' ? root : path.join(root, rel);
+  const names = readdirSync(dir).sort(byteCompare);
+  for (const name of names) {
+    const childRel = rel === '' ? name : `${rel}/${name}`;
+    const st = lstatSync(path.join(root, childRel));
+    yield { rel: childRel, st };
+    if (st.isDirectory()) yield* walkTree(root, childRel);
+  }
+}
+
+export function takeSnapshot(root: string): SnapshotFile {
+  const entries: Record<string, StatTuple> = {};
+  for (const { rel, st } of walkTree(root)) entries[rel] = tupleOf(st);
+  return { version: 1, entries };
+}
+
+export function byteCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}

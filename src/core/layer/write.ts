@@ -1,0 +1,55 @@
+/**
+ * One pass per layer (brief: tar → hash → compress → hash → disk), streamed:
+ * the diffID and the blob digest are computed on the way to the temp file and
+ * no layer is ever held in memory.
+ */
+import type { Readable } from 'node:stream';
+import { TbahError } from '../errors.js';
+import { pipeline } from 'node:stream/promises';
+import { HashCounter, type BlobStore } from '../store/blobs.js';
+import type { Digest, LayerCompression } from '../oci.js';
+import { createGzipStream } from './pgzip.js';
+import { packTar, type TarEntry } from './tar.js';
+
+export interface WrittenLayer {
+  /** Digest of the blob as stored (compressed). */
+  digest: Digest;
+  size: number;
+  /** sha256 of the uncompressed tar. */
+  diffId: Digest;
+  uncompressedSize: number;
+  compression: LayerCompression;
+}
+
+export async function writeLayerFromEntries(
+  blobs: BlobStore, entries: AsyncIterable<TarEntry> | Iterable<TarEntry>, compression: LayerCompression = 'gzip',
+): Promise<WrittenLayer> {
+  return writeLayerFromTar(blobs, packTar(entries), compression);
+}
+
+export async function writeLayerFromTar(blobs: BlobStore, tar: Readable, compression: LayerCompression = 'gzip'): Promise<WrittenLayer> {
+  const w = await blobs.writer();
+  try {
+    const diff = new HashCounter();
+    const blob = new HashCounter();
+    if (compression === 'gzip') {
+      await pipeline(tar, diff, createGzipStream(), blob, w.sink());
+    } else if (compression === 'none') {
+      await pipeline(tar, diff, w.sink());
+    } else {
+      throw new TbahError('unsupported', `layer compression ${compression} is not supported for local layers`, { hint: 'use gzip' });
+    }
+    const digest = compression === 'none' ? diff.digest : blob.digest;
+    await w.commit(digest);
+    return {
+      digest,
+      size: compression === 'none' ? diff.size : blob.size,
+      diffId: diff.digest,
+      uncompressedSize: diff.size,
+      compression,
+    };
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}

@@ -1,0 +1,99 @@
+/** `tbah from`: create a working container from an image (or scratch). */
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { EditableImage } from '../config-edit.js';
+import { TbahError } from '../errors.js';
+import { applyLayer } from '../layer/apply.js';
+import { decompress } from '../layer/decompress.js';
+import { type Digest, type ImageConfig, type ImageFormat, hostPlatform } from '../oci.js';
+import { containerNamePrefix, parseImageRef } from '../refs.js';
+import { takeSnapshot } from '../driver/snapshot.js';
+import { HashCounter } from '../store/blobs.js';
+import type { ContainerState, LayerRef } from '../store/containers.js';
+import { isRoot } from '../store/paths.js';
+import type { Store } from '../store/store.js';
+import { removeTree, writeFileAtomic } from '../util/fsx.js';
+import { resolveImage } from './import.js';
+
+export interface FromOptions {
+  /** `scratch`, a store name or ID, or `oci:`, `oci-archive:`, `docker-archive:` references. */
+  image: string;
+  /** Exact container name (an error if taken). */
+  name?: string;
+  /** Replaces `working-container` in the generated name. */
+  suffix?: string;
+  /** Default format for later commits. */
+  format?: ImageFormat;
+}
+
+export function scratchConfig(): ImageConfig {
+  const p = hostPlatform();
+  return {
+    architecture: p.architecture,
+    os: p.os,
+    ...(p.variant ? { variant: p.variant } : {}),
+    config: {},
+    rootfs: { type: 'layers', diff_ids: [] },
+    history: [],
+  };
+}
+
+/** Apply layers to an empty rootfs, checking each layer's diffID as it streams. */
+export async function unpackLayers(store: Store, layers: LayerRef[], rootfs: string): Promise<void> {
+  for (const l of layers) {
+    const blob = await store.blobs.open(l.descriptor.digest, l.descriptor.size);
+    const counter = new HashCounter();
+    const tar: Readable = decompress(blob, l.descriptor.mediaType).pipe(counter);
+    await applyLayer(rootfs, tar, { ownership: isRoot() ? 'chown' : 'ignore', onWarning: (m) => process.emitWarning(m) });
+    for await (const _ of tar) { /* drain trailing padding so the diffID covers the whole tar */ }
+    if (counter.digest !== l.diffId) {
+      throw new TbahError('corrupt', `layer ${l.descriptor.digest} does not match its diff ID ${l.diffId}`, {
+        hint: 'the image is corrupt; remove it with `tbah rmi` and get it again',
+      });
+    }
+    await store.putLayerMeta(l.descriptor.digest, { diffId: l.diffId, uncompressedSize: counter.size });
+  }
+}
+
+export async function createContainer(store: Store, opts: FromOptions): Promise<ContainerState> {
+  const format = opts.format ?? 'oci';
+  const scratch = opts.image === 'scratch';
+  return store.withBlobs(async () => {
+    const img = scratch ? undefined : await resolveImage(store, opts.image);
+    const id = store.containers.newId();
+    const staged = await store.containers.stage(id);
+    try {
+      const layers: LayerRef[] = (img?.manifest.layers ?? []).map((d, i) => ({
+        descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size },
+        diffId: img!.config.rootfs.diff_ids[i] as Digest,
+      }));
+      await unpackLayers(store, layers, path.join(staged, 'rootfs'));
+      const snapName = 'snapshot-0.json';
+      await writeFileAtomic(path.join(staged, snapName), JSON.stringify(takeSnapshot(path.join(staged, 'rootfs'))));
+      const config: ImageConfig = img ? structuredClone(img.config) : scratchConfig();
+      config.config ??= {};
+      const image: EditableImage = { config, annotations: {} };
+      const state: Omit<ContainerState, 'name'> = {
+        version: 1,
+        type: 'tbah-working-container',
+        id,
+        created: new Date().toISOString(),
+        fromImage: img ? (img.names[0] ?? null) : null,
+        fromImageId: img ? img.id : null,
+        fromImageDigest: img ? img.manifestDescriptor.digest : null,
+        driver: 'dir',
+        format,
+        layers,
+        image,
+        mounted: false,
+        snapshot: snapName,
+      };
+      const prefix = scratch ? 'working-container'
+        : `${containerNamePrefix(img!.names[0] ? img!.names[0] : parseImageRef(opts.image, 'store'))}-${opts.suffix ?? 'working-container'}`;
+      return await store.containers.publish(staged, state, { ...(opts.name !== undefined ? { exact: opts.name } : {}), prefix: scratch && opts.suffix ? opts.suffix : prefix });
+    } catch (err) {
+      await removeTree(staged);
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,229 @@
+/**
+ * Content-addressed blobs in an OCI layout (`blobs/sha256/<hex>`). Writes
+ * stream into a temp file while hashing, then fsync + rename; reads verify the
+ * digest as they stream, so a corrupt blob fails loudly instead of being used.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, promises as fsp, constants } from 'node:fs';
+import * as path from 'node:path';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { TbahError, isErrno } from '../errors.js';
+import { type Digest, isDigest } from '../oci.js';
+import { fsyncDir, pathExists, tempName } from '../util/fsx.js';
+
+export function blobPath(blobsDir: string, digest: Digest): string {
+  const i = digest.indexOf(':');
+  return path.join(blobsDir, digest.slice(0, i), digest.slice(i + 1));
+}
+
+/** A pass-through that hashes and counts what flows through it. */
+export class HashCounter extends Transform {
+  private readonly hash: Hash = createHash('sha256');
+  size = 0;
+  private result: Digest | undefined;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+  get digest(): Digest {
+    this.result ??= `sha256:${this.hash.digest('hex')}` as Digest;
+    return this.result;
+  }
+}
+
+/** Verifies a stream against an expected digest and size; errors instead of ending on mismatch. */
+export class VerifyingStream extends Transform {
+  private readonly hash: Hash = createHash('sha256');
+  private size = 0;
+  constructor(private readonly expected: Digest, private readonly expectedSize: number | undefined, private readonly what: string) {
+    super();
+    if (!expected.startsWith('sha256:')) {
+      throw new TbahError('unsupported', `${what}: digest algorithm of ${expected} is not supported`);
+    }
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    if (this.expectedSize !== undefined && this.size > this.expectedSize) {
+      cb(this.mismatch(`more than ${this.expectedSize} bytes`));
+      return;
+    }
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
+      cb(this.mismatch(`${this.size} bytes, expected ${this.expectedSize}`));
+      return;
+    }
+    const got = `sha256:${this.hash.digest('hex')}`;
+    if (got !== this.expected) {
+      cb(this.mismatch(`digest ${got}`));
+      return;
+    }
+    cb();
+  }
+  private mismatch(detail: string): TbahError {
+    return new TbahError('corrupt', `${this.what} ${this.expected} does not match its content (${detail})`, {
+      hint: 'the blob is corrupt or was changed; pull or copy the image again',
+    });
+  }
+}
+
+export class BlobStore {
+  constructor(readonly blobsDir: string, readonly tmpDir: string) {}
+
+  path(digest: Digest): string {
+    return blobPath(this.blobsDir, digest);
+  }
+
+  has(digest: Digest): Promise<boolean> {
+    return pathExists(this.path(digest));
+  }
+
+  async size(digest: Digest): Promise<number> {
+    try {
+      return (await fsp.stat(this.path(digest))).size;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw this.missing(digest);
+      throw err;
+    }
+  }
+
+  /** A verified read stream. */
+  async open(digest: Digest, size?: number): Promise<Readable> {
+    const file = this.path(digest);
+    const fh = await fsp.open(file, constants.O_RDONLY).catch((err: unknown) => {
+      if (isErrno(err, 'ENOENT')) throw this.missing(digest);
+      throw err;
+    });
+    const raw = createReadStream('', { fd: fh.fd, highWaterMark: 1 << 20, autoClose: true });
+    const verify = new VerifyingStream(digest, size, 'blob');
+    raw.on('error', (e) => verify.destroy(e));
+    return raw.pipe(verify);
+  }
+
+  /** Read and verify a small blob (manifest, config). */
+  async readBytes(digest: Digest): Promise<Buffer> {
+    let data: Buffer;
+    try {
+      data = await fsp.readFile(this.path(digest));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw this.missing(digest);
+      throw err;
+    }
+    const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    if (got !== digest) {
+      throw new TbahError('corrupt', `blob ${digest} in the store does not match its content`, {
+        hint: 'the store was modified by hand or the disk is failing; remove the image and pull or build it again',
+      });
+    }
+    return data;
+  }
+
+  async readJson<T>(digest: Digest): Promise<T> {
+    return JSON.parse((await this.readBytes(digest)).toString('utf8')) as T;
+  }
+
+  async putBytes(data: Uint8Array): Promise<{ digest: Digest; size: number }> {
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+    if (!(await this.has(digest))) {
+      const w = await this.writer();
+      await w.write(data);
+      await w.commit(digest);
+    }
+    return { digest, size: data.length };
+  }
+
+  async putJson(value: unknown): Promise<{ digest: Digest; size: number; bytes: Buffer }> {
+    const bytes = Buffer.from(JSON.stringify(value));
+    const { digest, size } = await this.putBytes(bytes);
+    return { digest, size, bytes };
+  }
+
+  /** Stream `src` into the store; returns its digest. With `expected`, a mismatch stores nothing. */
+  async putStream(src: Readable, expected?: { digest: Digest; size?: number }): Promise<{ digest: Digest; size: number }> {
+    const w = await this.writer();
+    try {
+      const counter = new HashCounter();
+      if (expected) await pipeline(src, new VerifyingStream(expected.digest, expected.size, 'blob'), counter, w.sink());
+      else await pipeline(src, counter, w.sink());
+      await w.commit(counter.digest);
+      return { digest: counter.digest, size: counter.size };
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  }
+
+  /** A temp file in the store that becomes a blob on commit. */
+  async writer(): Promise<BlobWriter> {
+    await fsp.mkdir(this.tmpDir, { recursive: true });
+    const tmp = tempName(path.join(this.tmpDir, 'blob'));
+    const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    return new BlobWriter(this, fh, tmp);
+  }
+
+  missing(digest: Digest): TbahError {
+    return new TbahError('corrupt', `blob ${digest} is missing from the store`, {
+      hint: 'the store is incomplete; remove the image and pull or build it again',
+    });
+  }
+
+  async *list(): AsyncGenerator<Digest> {
+    const dir = path.join(this.blobsDir, 'sha256');
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    for (const n of names) {
+      const d = `sha256:${n}`;
+      if (isDigest(d)) yield d;
+    }
+  }
+}
+
+export class BlobWriter {
+  private closed = false;
+  constructor(private readonly store: BlobStore, private readonly fh: fsp.FileHandle, readonly tmpPath: string) {}
+
+  async write(data: Uint8Array): Promise<void> {
+    await this.fh.write(data);
+  }
+
+  sink(): Writable {
+    const fh = this.fh;
+    return new Writable({
+      highWaterMark: 1 << 20,
+      writev(chunks, cb) {
+        fh.writev(chunks.map((c) => c.chunk as Buffer)).then(() => cb(), cb);
+      },
+      write(chunk: Buffer, _enc, cb) {
+        fh.write(chunk).then(() => cb(), cb);
+      },
+    });
+  }
+
+  async commit(digest: Digest): Promise<string> {
+    await this.fh.sync();
+    await this.fh.close();
+    this.closed = true;
+    const dest = this.store.path(digest);
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    await fsp.rename(this.tmpPath, dest);
+    await fsyncDir(path.dirname(dest));
+    return dest;
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.fh.close().catch(() => undefined);
+    }
+    await fsp.rm(this.tmpPath, { force: true });
+  }
+}

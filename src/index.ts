@@ -1,0 +1,26 @@
+/**
+ * tbah as a library: the same operations as the CLI, typed.
+ *
+ *   import { Store, createContainer, copyIntoContainer, commitContainer } from 'tbah';
+ *   const store = await Store.open({ root: '/tmp/store' });
+ *   const ctr = await createContainer(store, { image: 'scratch' });
+ */
+export { Store, type StoreOptions, type LayerMeta } from './core/store/store.js';
+export type { ContainerState, LayerRef } from './core/store/containers.js';
+export type { ImageRecord } from './core/store/images.js';
+export { TbahError, type ErrorCode } from './core/errors.js';
+export * from './core/oci.js';
+export * from './core/refs.js';
+export { createContainer, type FromOptions } from './core/ops/from.js';
+export { copyIntoContainer, type CopyOptions } from './core/ops/copy.js';
+export { configureContainer } from './core/ops/config.js';
+export type { ConfigChanges, EditableImage } from './core/config-edit.js';
+export { commitContainer, type CommitOptions, type CommitResult } from './core/ops/commit.js';
+export { pushImage, type PushOptions, type PushResult } from './core/ops/push.js';
+export { resolveImage, importImage } from './core/ops/import.js';
+export { inspectObject, type InspectType } from './core/ops/inspect.js';
+export {
+  listImages, listContainers, tagImage, mountContainer, umountContainer, removeContainer, removeImages,
+  type ImageSummary, type RemoveImagesResult,
+} from './core/ops/manage.js';
+export { versionInfo, storeInfo, VERSION } from './core/info.js';
