@@ -12,15 +12,23 @@ export function getStore(cmd: Command): Promise<Store> {
 }
 
 /**
- * Buildah refuses flags after the image or container name; commander would
- * take them as arguments. Say what to do instead of failing oddly.
+ * Buildah refuses flags after the image or container name; commander (with
+ * pass-through options) leaves them as arguments. Checked once for every
+ * command in a preAction hook (commands/index.ts), with what to do instead.
  */
-export function noFlagsAfter(name: string, rest: string[]): void {
-  const flag = rest.find((a) => /^--?[A-Za-z]/.test(a));
-  if (flag !== undefined) {
-    throw new TbahError('usage', `no options (${flag}) can be specified after the image or container name`, {
-      hint: `put ${flag} before ${name}`,
+export function checkFlagOrder(args: readonly string[]): void {
+  const i = args.findIndex((a, k) => k > 0 && /^--?[A-Za-z]/.test(a));
+  if (i > 0) {
+    throw new TbahError('usage', `no options (${args[i]}) can be specified after the image or container name`, {
+      hint: `put ${args[i]} before ${args[0]}`,
     });
+  }
+}
+
+/** Commands declare a `[rest...]` catch-all so that a stray argument gets a clear error. */
+export function noExtraArgs(rest: readonly string[]): void {
+  if (rest.length > 0) {
+    throw new TbahError('usage', `unexpected argument ${JSON.stringify(rest[0])}`, { hint: 'see `tbah COMMAND --help` for the arguments it takes' });
   }
 }
 

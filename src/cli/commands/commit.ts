@@ -3,7 +3,7 @@ import { TbahError } from '../../core/errors.js';
 import { commitContainer } from '../../core/ops/commit.js';
 import { pushImage } from '../../core/ops/push.js';
 import { writeFileAtomic } from '../../core/util/fsx.js';
-import { getStore, noFlagsAfter, parseIntArg } from '../context.js';
+import { getStore, noExtraArgs, parseIntArg } from '../context.js';
 import { formatOption } from './shared.js';
 import { out } from '../output.js';
 
@@ -23,8 +23,7 @@ export function register(program: Command): void {
     .option('--omit-history', 'write no history')
     .option('-q, --quiet', 'print only the image ID')
     .action(async (container: string, image: string | undefined, rest: string[], o: { format?: 'oci' | 'docker'; squash?: boolean; rm?: boolean; timestamp?: number; iidfile?: string; omitHistory?: boolean }, cmd: Command) => {
-      noFlagsAfter(container, [...(image !== undefined ? [image] : []), ...rest]);
-      if (rest.length > 0) throw new TbahError('usage', `commit takes a container and at most one image name (got ${rest.length} more)`);
+      noExtraArgs(rest);
       const sde = process.env.SOURCE_DATE_EPOCH;
       if (sde !== undefined && sde !== '' && !/^\d+$/.test(sde)) {
         throw new TbahError('invalid-argument', `SOURCE_DATE_EPOCH=${sde}: not a number of seconds`, { hint: 'unset it, or set it to seconds since the epoch' });

@@ -23,8 +23,6 @@ function register1(program: Command, name: 'copy' | 'add'): void {
       if (paths.length < 2) {
         throw new TbahError('usage', `${name} needs a source and a destination`, { hint: `tbah ${name} CONTAINER SRC... DEST` });
       }
-      const flag = paths.find((p) => /^--?[A-Za-z]/.test(p));
-      if (flag) throw new TbahError('usage', `no options (${flag}) can be specified after the container name`, { hint: `put ${flag} before ${container}` });
       const digest = await copyIntoContainer(await getStore(cmd), {
         container, sources: paths.slice(0, -1), dest: paths[paths.length - 1]!, add: name === 'add',
         ...(o.chown !== undefined ? { chown: o.chown } : {}),

@@ -1,5 +1,6 @@
 /** The command table: one file per command, each thin over src/core. */
 import type { Command } from 'commander';
+import { checkFlagOrder } from '../context.js';
 import * as commit from './commit.js';
 import * as config from './config.js';
 import * as containers from './containers.js';
@@ -16,4 +17,7 @@ import * as version from './version.js';
 
 export function registerCommands(program: Command): void {
   for (const m of [from, containers, images, inspect, mount, copy, config, commit, push, tag, rm, rmi, version]) m.register(program);
+  // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
+  for (const c of program.commands) c.passThroughOptions();
+  program.hook('preAction', (_program, action) => checkFlagOrder(action.args));
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
 import { pushImage } from '../../core/ops/push.js';
 import { writeFileAtomic } from '../../core/util/fsx.js';
-import { getStore, noFlagsAfter } from '../context.js';
+import { getStore, noExtraArgs } from '../context.js';
 import { formatOption } from './shared.js';
 
 export function register(program: Command): void {
@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .option('--digestfile <file>', 'write the manifest digest to this file')
     .option('-q, --quiet', 'print nothing')
     .action(async (image: string, dest: string | undefined, rest: string[], o: { format?: 'oci' | 'docker'; digestfile?: string }, cmd: Command) => {
-      noFlagsAfter(image, [...(dest !== undefined ? [dest] : []), ...rest]);
+      noExtraArgs(rest);
       if (dest === undefined) {
         throw new TbahError('usage', `push ${image}: a destination is needed`, { hint: 'e.g. tbah push IMAGE oci:/tmp/layout:tag' });
       }
