@@ -1,5 +1,5 @@
 /** Runs the built CLI (bin/tbah.js) against a private store, as a user's script would. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -26,6 +26,20 @@ export class Sandbox {
       cwd: opts.cwd ?? this.dir, env: env as NodeJS.ProcessEnv, encoding: 'utf8', input: opts.input ?? '', maxBuffer: 64 << 20,
     });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Like run, without blocking the event loop (for tests that serve HTTP in-process). */
+  runAsync(args: string[], opts: { env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
+    const env: Record<string, string | undefined> = { ...process.env, TBAH_ROOT: this.store, NO_COLOR: '1', ...opts.env };
+    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [tbahBin, ...args], { cwd: this.dir, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    });
   }
 
   /** Run and demand success; returns trimmed stdout. */

@@ -65,6 +65,12 @@ async function materialise(store: Store, rec: ImageRecord, format: ImageFormat |
 
 export async function pushImage(store: Store, opts: PushOptions): Promise<PushResult> {
   const ref = parseImageRef(opts.dest, 'docker');
+  if (opts.format === 'docker' && (ref.transport === 'oci' || ref.transport === 'oci-archive')) {
+    // Other tools (containers/image, umoci) only read OCI manifests from a layout.
+    throw new TbahError('invalid-argument', `--format docker cannot be written to ${ref.transport}: (an OCI layout holds OCI manifests)`, {
+      hint: 'use --format oci, or write docker-archive:FILE',
+    });
+  }
   return store.withBlobs(async () => {
     const rec = await store.images.get(opts.image);
     switch (ref.transport) {
