@@ -9,6 +9,14 @@ export async function configureContainer(
   return store.containers.withContainer(container, async (state) => {
     // Validate everything before writing: a bad flag leaves the container as it was.
     const { image, warnings } = applyConfigChanges(state.image, changes, callerEnv);
+    if (state.format === 'oci') {
+      // As Buildah warns: these exist only in Docker-format images, so an OCI commit drops them.
+      const dockerOnly: [keyof ConfigChanges, string][] = [['shell', 'SHELL'], ['healthcheck', 'HEALTHCHECK'], ['onbuild', 'ONBUILD'],
+        ['comment', 'comment'], ['hostname', 'hostname'], ['domainname', 'domainname']];
+      for (const [key, what] of dockerOnly) {
+        if (changes[key] !== undefined) warnings.push(`${what} is kept only in Docker-format images; this container commits OCI unless you use \`commit --format docker\``);
+      }
+    }
     const next: ContainerState = { ...state, image };
     await store.containers.save(next);
     return { container: next, warnings };

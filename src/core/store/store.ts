@@ -101,6 +101,26 @@ export class Store {
   }
 
   /**
+   * Remove what processes killed half-way left behind: temp files, containers
+   * being built, trees being removed. Only called with the blobs lock held
+   * exclusively, when no operation that makes such things can be running.
+   */
+  private async sweepTemp(): Promise<void> {
+    const rmAll = async (dir: string, pick: (name: string) => boolean): Promise<void> => {
+      let names: string[];
+      try {
+        names = await fsp.readdir(dir);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) return;
+        throw err;
+      }
+      for (const n of names) if (pick(n)) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+    };
+    await rmAll(this.paths.tmpDir, () => true);
+    await rmAll(this.paths.containersDir, (n) => n.startsWith('.new-') || (n.startsWith('.tmp-') && n.endsWith('.del')));
+  }
+
+  /**
    * Delete blobs no image and no container references. Skipped (returns -1)
    * when another process is using blobs right now; a later call collects them.
    */
@@ -116,6 +136,7 @@ export class Store {
         for (const l of img.manifest.layers) keep.add(l.digest);
       }
       for (const c of await this.containers.list()) for (const l of c.layers) keep.add(l.descriptor.digest);
+      await this.sweepTemp();
       let removed = 0;
       for await (const d of this.blobs.list()) {
         if (keep.has(d)) continue;
