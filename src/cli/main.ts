@@ -5,6 +5,12 @@ import { VERSION } from '../core/info.js';
 import { registerCommands } from './commands/index.js';
 import { paint } from './output.js';
 
+// `tbah images | head -1`: a closed pipe ends the output, not in a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 // Buildah forces umask 022 so a caller's umask never leaks into created directories.
 process.umask(0o022);
 
@@ -39,6 +45,10 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   registerCommands(program);
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return 0;
+  }
   try {
     await program.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

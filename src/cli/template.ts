@@ -10,10 +10,11 @@ function lookup(data: unknown, pathExpr: string, tmpl: string): unknown {
   if (!pathExpr.startsWith('.')) throw bad(tmpl, `"${pathExpr}" is not a field`);
   let cur: unknown = data;
   for (const part of pathExpr.slice(1).split('.')) {
-    if (cur === null || typeof cur !== 'object' || !(part in (cur as object))) {
-      throw bad(tmpl, `can't evaluate field ${part}`);
-    }
-    cur = (cur as Record<string, unknown>)[part];
+    if (cur === null || typeof cur !== 'object') throw bad(tmpl, `can't evaluate field ${part}`);
+    // Buildah's templates name Go struct fields (.OCIv1.Config.Env); our JSON keys may be lower-case.
+    const key = part in (cur as object) ? part : Object.keys(cur as object).find((k) => k.toLowerCase() === part.toLowerCase());
+    if (key === undefined) throw bad(tmpl, `can't evaluate field ${part}`);
+    cur = (cur as Record<string, unknown>)[key];
   }
   return cur;
 }

@@ -2,6 +2,7 @@
 import * as os from 'node:os';
 import type { Store } from './store/store.js';
 import { isRoot } from './store/paths.js';
+import { hostPlatform } from './oci.js';
 
 export const VERSION = '0.1.0';
 export const IMAGE_SPEC_VERSION = '1.1.0';
@@ -16,7 +17,8 @@ export interface VersionInfo {
 }
 
 export function versionInfo(): VersionInfo {
-  return { version: VERSION, node: process.version, imageSpec: IMAGE_SPEC_VERSION, runtimeSpec: RUNTIME_SPEC_VERSION, platform: `${process.platform}/${process.arch}` };
+  const p = hostPlatform();
+  return { version: VERSION, node: process.version, imageSpec: IMAGE_SPEC_VERSION, runtimeSpec: RUNTIME_SPEC_VERSION, platform: `${p.os}/${p.architecture}` };
 }
 
 export async function storeInfo(store: Store): Promise<Record<string, unknown>> {
@@ -24,7 +26,7 @@ export async function storeInfo(store: Store): Promise<Record<string, unknown>> 
   const containers = await store.containers.list();
   return {
     host: {
-      arch: process.arch, os: process.platform, kernel: os.release(), hostname: os.hostname(), cpus: os.cpus().length,
+      arch: hostPlatform().architecture, os: hostPlatform().os, kernel: os.release(), hostname: os.hostname(), cpus: os.cpus().length,
       rootless: !isRoot(), node: process.version,
     },
     store: {

@@ -158,3 +158,73 @@ describe('copy --from, formats, squash, iidfile', () => {
     assert.ok(existsSync(path.join(sb.store, 'index.json')));
   });
 });
+
+describe('Buildah conventions', () => {
+  const sb = new Sandbox();
+  let c = '';
+  before(() => {
+    c = sb.ok(['from', '--name', 'w', 'scratch']);
+    sb.ok(['copy', c, BUSYBOX, '/bin/busybox']);
+    sb.ok(['config', '--workingdir', '/work', '--env', 'A=1', c]);
+    sb.ok(['commit', c, 'conv:1']);
+  });
+  after(() => sb.cleanup());
+
+  test('mount of a good and an unknown container: the good one is printed, then exit 125', () => {
+    const r = sb.run(['mount', c, 'nosuch']);
+    assert.equal(r.status, 125);
+    assert.match(r.stdout, /^w \/.*\/rootfs\n$/);
+    assert.match(r.stderr, /nosuch: container not known/);
+  });
+
+  test('copy with no destination copies into the working directory', () => {
+    writeFileSync(sb.path('wd.txt'), 'wd');
+    sb.ok(['copy', c, 'wd.txt']);
+    assert.equal(readFileSync(path.join(sb.ok(['mount', c]), 'work', 'wd.txt'), 'utf8'), 'wd');
+  });
+
+  test('inspect --format accepts Go field names', () => {
+    assert.equal(sb.ok(['inspect', '--format', '{{.OCIv1.Config.Env}}', 'conv:1']), '[A=1]');
+    assert.equal(sb.ok(['inspect', '--format', '{{.OCIv1.config.WorkingDir}}', 'conv:1']), '/work');
+  });
+
+  test('--root works before and after the command', () => {
+    const other = sb.path('other-store');
+    sb.ok(['--root', other, 'from', 'scratch']);
+    assert.equal(sb.ok(['containers', '--root', other, '--quiet']).split('\n').length, 1);
+    assert.ok(existsSync(path.join(other, 'oci-layout')));
+  });
+
+  test('rmi by ID of an image with several names is refused without --force', () => {
+    sb.ok(['tag', 'conv:1', 'conv:2']);
+    const id = sb.ok(['images', '--quiet', 'conv:1']);
+    const r = sb.run(['rmi', id]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /by ID with more than one tag/);
+  });
+
+  test('commit CTR oci:DIR writes there and keeps no unnamed copy in the store', async () => {
+    const before = sb.ok(['images', '--quiet']);
+    sb.ok(['commit', c, `oci:${sb.path('direct')}:d`]);
+    await validateOciLayout(sb.path('direct'), 'd');
+    assert.equal(sb.ok(['images', '--quiet']), before);
+    const r = sb.run(['commit', '--format', 'docker', c, `oci:${sb.path('direct')}:e`]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /--format docker cannot be written to oci:/);
+  });
+
+  test('add of a truncated archive: a clear error, not a stack trace', () => {
+    writeFileSync(sb.path('big.txt'), 'x'.repeat(200000));
+    sh(`tar -C ${sb.dir} -czf ${sb.path('t.tar.gz')} big.txt && head -c 300 ${sb.path('t.tar.gz')} > ${sb.path('trunc.tar.gz')}`);
+    const r = sb.run(['add', c, 'trunc.tar.gz', '/y/']);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr.split('\n')[0]!, /^tbah: add .*trunc\.tar\.gz: the gzip archive cannot be read/);
+    assert.doesNotMatch(r.stderr, /internal error|    at /);
+  });
+
+  test('no arguments prints usage', () => {
+    const r = sb.run([]);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /Usage: tbah/);
+  });
+});

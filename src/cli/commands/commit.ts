@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
 import { commitContainer } from '../../core/ops/commit.js';
-import { pushImage } from '../../core/ops/push.js';
+import { checkPushTarget, pushImage } from '../../core/ops/push.js';
+import { removeIfUnnamed } from '../../core/ops/manage.js';
 import { writeFileAtomic } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs, parseIntArg } from '../context.js';
 import { formatOption } from './shared.js';
@@ -31,6 +32,7 @@ export function register(program: Command): void {
       const store = await getStore(cmd);
       const toTransport = image !== undefined && TRANSPORT.test(image);
       const format = o.format ?? (process.env.BUILDAH_FORMAT === 'docker' ? 'docker' as const : undefined);
+      if (toTransport) checkPushTarget(image!, format); // before anything changes
       const r = await commitContainer(store, {
         container,
         ...(image !== undefined && !toTransport ? { image } : {}),
@@ -41,7 +43,11 @@ export function register(program: Command): void {
         ...(sde ? { sourceDateEpoch: Number(sde) } : {}),
         ...(o.omitHistory ? { omitHistory: true } : {}),
       });
-      if (toTransport) await pushImage(store, { image: r.id, dest: image!, ...(format ? { format } : {}) });
+      if (toTransport) {
+        // Like Buildah, a transport destination gets the image; the store keeps no unnamed copy.
+        await pushImage(store, { image: r.manifestDigest, dest: image!, ...(format ? { format } : {}) });
+        await removeIfUnnamed(store, r.manifestDigest);
+      }
       if (o.iidfile) await writeFileAtomic(o.iidfile, r.id);
       else out(r.id.slice(7));
     });

@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .action(async (o: { quiet?: boolean; notruncate?: boolean; noheading?: boolean; json?: boolean; format?: string }, cmd: Command) => {
       const store = await getStore(cmd);
       const rows = (await listContainers(store)).map((c) => ({
-        ContainerID: c.id, Builder: true, ImageID: c.fromImageId ? c.fromImageId.slice(7) : '', ImageName: c.fromImage ?? 'scratch', ContainerName: c.name,
+        ContainerID: c.id, Builder: true, ImageID: c.fromImageId ? c.fromImageId.slice(7) : '', ImageName: c.fromImage ?? (c.fromImageId ? c.fromImageId.slice(7, 19) : 'scratch'), ContainerName: c.name,
       }));
       if (o.json) {
         out(JSON.stringify(rows.map((r) => ({ id: r.ContainerID, builder: r.Builder, imageid: r.ImageID, imagename: r.ImageName, containername: r.ContainerName })), null, 4));

@@ -12,7 +12,7 @@ function register1(program: Command, name: 'copy' | 'add'): void {
       ? 'copy files into a container; prints the digest of what was added'
       : 'like copy, and also extracts local tar archives and downloads URLs')
     .argument('<container>')
-    .argument('<paths...>', 'SRC... DEST')
+    .argument('<paths...>', 'SRC... [DEST] (default DEST: the working directory)')
     .option('--chown <user[:group]>', 'owner of the copied files (names from the container\'s /etc/passwd)')
     .option('--chmod <mode>', 'octal mode of the copied files')
     .option('--from <container|image>', 'copy from another container or image')
@@ -20,9 +20,11 @@ function register1(program: Command, name: 'copy' | 'add'): void {
     .option('--ignorefile <file>', 'ignore file to use instead of the context\'s own')
     .option('-q, --quiet', 'print nothing')
     .action(async (container: string, paths: string[], o: CopyFlags, cmd: Command) => {
-      if (paths.length < 2) {
-        throw new TbahError('usage', `${name} needs a source and a destination`, { hint: `tbah ${name} CONTAINER SRC... DEST` });
+      if (paths.length === 0) {
+        throw new TbahError('usage', `${name} needs a source`, { hint: `tbah ${name} CONTAINER SRC... [DEST]` });
       }
+      // As Buildah: with one argument the destination is the working directory.
+      if (paths.length === 1) paths.push('.');
       const digest = await copyIntoContainer(await getStore(cmd), {
         container, sources: paths.slice(0, -1), dest: paths[paths.length - 1]!, add: name === 'add',
         ...(o.chown !== undefined ? { chown: o.chown } : {}),

@@ -3,7 +3,7 @@ import { createContainer } from '../../core/ops/from.js';
 import { writeFileAtomic } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { formatOption } from './shared.js';
-import { out } from '../output.js';
+import { out, warn } from '../output.js';
 
 export function register(program: Command): void {
   program.command('from')
@@ -20,6 +20,7 @@ export function register(program: Command): void {
       const store = await getStore(cmd);
       const c = await createContainer(store, {
         image,
+        onWarning: warn,
         ...(o.name !== undefined ? { name: o.name } : {}),
         ...(o.suffix !== undefined ? { suffix: o.suffix } : {}),
         ...(o.format ? { format: o.format } : process.env.BUILDAH_FORMAT === 'docker' ? { format: 'docker' as const } : {}),

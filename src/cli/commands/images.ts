@@ -37,7 +37,12 @@ export function register(program: Command): void {
       }
       const trunc = o.trunc !== false;
       if (o.json) {
-        out(JSON.stringify(imgs.map((i) => ({ id: i.id.slice(7), names: i.names, digest: i.manifestDigest, createdat: i.created ?? '', size: i.size, created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, readonly: false, history: [] })), null, 4));
+        // Buildah's shape: short id, human size and age, raw time.
+        out(JSON.stringify(imgs.map((i) => ({
+          id: trunc ? i.id.slice(7, 19) : i.id.slice(7), names: i.names.length ? i.names : null, digest: i.manifestDigest,
+          createdat: humanAgo(i.created), size: humanSize(i.size), created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0,
+          createdatraw: i.created ?? '', readonly: false, history: null,
+        })), null, 4));
         return;
       }
       if (o.quiet) {

@@ -18,6 +18,6 @@ import * as version from './version.js';
 export function registerCommands(program: Command): void {
   for (const m of [from, containers, images, inspect, mount, copy, config, commit, push, tag, rm, rmi, version]) m.register(program);
   // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
-  for (const c of program.commands) c.passThroughOptions();
+  for (const c of program.commands) c.passThroughOptions().option('--root <dir>', 'store root (also accepted before the command)');
   program.hook('preAction', (_program, action) => checkFlagOrder(action.args));
 }

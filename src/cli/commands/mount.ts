@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
 import { listContainers, mountContainer, umountContainer } from '../../core/ops/manage.js';
 import { getStore } from '../context.js';
-import { out, table } from '../output.js';
+import { out } from '../output.js';
 
 export function register(program: Command): void {
   program.command('mount')
@@ -12,17 +12,23 @@ export function register(program: Command): void {
     .action(async (names: string[], o: { json?: boolean }, cmd: Command) => {
       const store = await getStore(cmd);
       const rows: { container: string; mountPoint: string }[] = [];
+      let failure: unknown;
       if (names.length === 0) {
         for (const c of await listContainers(store)) if (c.mounted) rows.push({ container: c.name, mountPoint: store.containers.rootfs(c.id) });
       } else {
         for (const n of names) {
-          const r = await mountContainer(store, n);
-          rows.push({ container: r.container.name, mountPoint: r.mountPoint });
+          try {
+            const r = await mountContainer(store, n);
+            rows.push({ container: r.container.name, mountPoint: r.mountPoint });
+          } catch (err) {
+            failure ??= err; // as Buildah: the good ones are still mounted and printed
+          }
         }
       }
       if (o.json) out(JSON.stringify(rows, null, 4));
-      else if (names.length === 1) out(rows[0]!.mountPoint);
-      else if (rows.length > 0) out(table(rows.map((r) => [r.container, r.mountPoint])));
+      else if (names.length === 1 && rows.length === 1) out(rows[0]!.mountPoint);
+      else for (const r of rows) out(`${r.container} ${r.mountPoint}`);
+      if (failure !== undefined) throw failure;
     });
 
   program.command('umount').alias('unmount')

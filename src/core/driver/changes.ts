@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, openSync, readlinkSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import nativeFs from 'fs-native-extensions';
+import { nativeFs } from '../util/native.js';
 import type { TarEntry } from '../layer/tar.js';
 import type { TarEntryType, TarHeader } from '../layer/tar-types.js';
 import { type SnapshotFile, type StatTuple, byteCompare, sameStat, walkTree } from './snapshot.js';
@@ -128,11 +128,11 @@ export function readXattrs(file: string, st: Stats): Map<string, Buffer> | undef
     return undefined; // unreadable (e.g. mode 0000 as non-root): no xattrs to carry
   }
   try {
-    const names = nativeFs.listAttrsSync(fd).filter(keepXattr).sort(byteCompare);
+    const names = nativeFs().listAttrsSync(fd).filter(keepXattr).sort(byteCompare);
     if (names.length === 0) return undefined;
     const out = new Map<string, Buffer>();
     for (const n of names) {
-      const v = nativeFs.getAttrSync(fd, n);
+      const v = nativeFs().getAttrSync(fd, n);
       if (v !== null) out.set(n, v);
     }
     return out.size > 0 ? out : undefined;

@@ -19,10 +19,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { TbahError, isErrno, unsafePath } from '../errors.js';
+import { nativeFs } from '../util/native.js';
 import { mkdirAllInRoot, resolveInRoot } from './secure-path.js';
 import { readTar } from './tar.js';
 import type { TarHeader } from './tar-types.js';
@@ -50,12 +50,6 @@ const SMALL_FILE = 1024 * 1024;
 
 const run = promisify(execFile);
 
-interface NativeXattrs {
-  setAttrSync(fd: number, name: string, value: Buffer): void;
-}
-let native: NativeXattrs | undefined;
-/** Loaded on first use: most layers carry no xattrs and the addon costs start-up time. */
-const xattrLib = (): NativeXattrs => (native ??= createRequire(import.meta.url)('fs-native-extensions') as NativeXattrs);
 
 /** Apply the layer tar `tar` onto `root`. */
 export async function applyLayer(root: string, tar: AsyncIterable<Buffer>, opts: ApplyOptions): Promise<ApplyStats> {
@@ -300,7 +294,7 @@ class Applier {
   private xattrs(fd: number, h: TarHeader): void {
     for (const [name, value] of h.xattrs!) {
       try {
-        xattrLib().setAttrSync(fd, name, value);
+        nativeFs().setAttrSync(fd, name, value);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
         if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EACCES' || code === 'EINVAL') {

@@ -10,7 +10,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, promises as fsp, constants, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { TbahError, isErrno } from '../errors.js';
@@ -329,10 +329,18 @@ export async function sniffArchive(file: string): Promise<ArchiveKind | undefine
 function decompressArchive(file: string, kind: ArchiveKind): Readable {
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   if (kind === 'tar') return raw;
-  if (kind === 'gzip') return raw.pipe(createGunzip());
+  if (kind === 'gzip') {
+    const gunzip = createGunzip();
+    raw.on('error', (e) => gunzip.destroy(e));
+    return raw.pipe(gunzip);
+  }
   const child = spawn(kind === 'bzip2' ? 'bzip2' : 'xz', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const out = new PassThrough();
+  child.on('error', (e) => out.destroy(new TbahError('unsupported', `cannot run ${kind === 'bzip2' ? 'bzip2' : 'xz'} to read ${file}: ${e.message}`, { hint: `install ${kind === 'bzip2' ? 'bzip2' : 'xz-utils'}` })));
+  child.on('close', (code) => { if (code !== 0) out.destroy(new Error(`${kind} exited ${code}`)); });
   raw.pipe(child.stdin);
-  return child.stdout;
+  child.stdout.pipe(out);
+  return out;
 }
 
 /** `add` of a local archive: extracted into `dest` with the same safe applier layers use. */
@@ -343,7 +351,14 @@ async function extractArchive(ctx: Ctx, file: string, dest: string): Promise<voi
   const hashing = decompressArchive(file, kind);
   hashing.on('data', (c: Buffer) => ctx.hasher.update(c));
   // Extraction is confined to `dir`; a hostile archive cannot climb out into the rest of the rootfs or the host.
-  await applyLayer(dir, hashing, { ownership: ctx.doChown ? 'chown' : 'ignore' });
+  try {
+    await applyLayer(dir, hashing, { ownership: ctx.doChown ? 'chown' : 'ignore' });
+  } catch (err) {
+    if (err instanceof TbahError) throw err;
+    throw new TbahError('corrupt', `add ${file}: the ${kind} archive cannot be read: ${(err as Error).message}`, {
+      hint: 'the archive is truncated or not what its first bytes say; check it with tar -tf',
+    });
+  }
 }
 
 /** `add` of a URL: downloaded to a temp file; mtime from Last-Modified as Buildah does. */

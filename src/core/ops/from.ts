@@ -6,7 +6,7 @@ import { TbahError } from '../errors.js';
 import { applyLayer } from '../layer/apply.js';
 import { decompress } from '../layer/decompress.js';
 import { type Digest, type ImageConfig, type ImageFormat, hostPlatform } from '../oci.js';
-import { containerNamePrefix, parseImageRef } from '../refs.js';
+import { type ImageRef, containerNamePrefix, parseImageRef } from '../refs.js';
 import { takeSnapshot } from '../driver/snapshot.js';
 import { HashCounter } from '../store/blobs.js';
 import type { ContainerState, LayerRef } from '../store/containers.js';
@@ -24,6 +24,8 @@ export interface FromOptions {
   suffix?: string;
   /** Default format for later commits. */
   format?: ImageFormat;
+  /** Non-fatal notes while unpacking (e.g. devices skipped when not root). */
+  onWarning?: (msg: string) => void;
 }
 
 export function scratchConfig(): ImageConfig {
@@ -39,12 +41,12 @@ export function scratchConfig(): ImageConfig {
 }
 
 /** Apply layers to an empty rootfs, checking each layer's diffID as it streams. */
-export async function unpackLayers(store: Store, layers: LayerRef[], rootfs: string): Promise<void> {
+export async function unpackLayers(store: Store, layers: LayerRef[], rootfs: string, onWarning?: (msg: string) => void): Promise<void> {
   for (const l of layers) {
     const blob = await store.blobs.open(l.descriptor.digest, l.descriptor.size);
     const counter = new HashCounter();
     const tar: Readable = decompress(blob, l.descriptor.mediaType).pipe(counter);
-    await applyLayer(rootfs, tar, { ownership: isRoot() ? 'chown' : 'ignore', onWarning: (m) => process.emitWarning(m) });
+    await applyLayer(rootfs, tar, { ownership: isRoot() ? 'chown' : 'ignore', ...(onWarning ? { onWarning } : {}) });
     for await (const _ of tar) { /* drain trailing padding so the diffID covers the whole tar */ }
     if (counter.digest !== l.diffId) {
       throw new TbahError('corrupt', `layer ${l.descriptor.digest} does not match its diff ID ${l.diffId}`, {
@@ -52,6 +54,23 @@ export async function unpackLayers(store: Store, layers: LayerRef[], rootfs: str
       });
     }
     await store.putLayerMeta(l.descriptor.digest, { diffId: l.diffId, uncompressedSize: counter.size });
+  }
+}
+
+/**
+ * What the container is named after: a store image by its name; a transport
+ * reference by its ref, or (docker-archive) the archive's own tag, or else the
+ * transport's name, as Buildah does (`oci-archive-working-container`).
+ */
+function namingSource(image: string, names: string[]): ImageRef | string {
+  const ref = parseImageRef(image, 'store');
+  switch (ref.transport) {
+    case 'store':
+      return names[0] ?? ref;
+    case 'docker-archive':
+      return ref.ref || ref.index !== undefined || !names[0] ? ref : names[0];
+    default:
+      return ref;
   }
 }
 
@@ -67,7 +86,7 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
         descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size },
         diffId: img!.config.rootfs.diff_ids[i] as Digest,
       }));
-      await unpackLayers(store, layers, path.join(staged, 'rootfs'));
+      await unpackLayers(store, layers, path.join(staged, 'rootfs'), opts.onWarning);
       const snapName = 'snapshot-0.json';
       await writeFileAtomic(path.join(staged, snapName), JSON.stringify(takeSnapshot(path.join(staged, 'rootfs'))));
       const config: ImageConfig = img ? structuredClone(img.config) : scratchConfig();
@@ -88,8 +107,7 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
         mounted: false,
         snapshot: snapName,
       };
-      const prefix = scratch ? 'working-container'
-        : `${containerNamePrefix(img!.names[0] ? img!.names[0] : parseImageRef(opts.image, 'store'))}-${opts.suffix ?? 'working-container'}`;
+      const prefix = scratch ? 'working-container' : `${containerNamePrefix(namingSource(opts.image, img!.names))}-${opts.suffix ?? 'working-container'}`;
       return await store.containers.publish(staged, state, { ...(opts.name !== undefined ? { exact: opts.name } : {}), prefix: scratch && opts.suffix ? opts.suffix : prefix });
     } catch (err) {
       await removeTree(staged);

@@ -28,7 +28,7 @@ export async function importImage(store: Store, src: SourceImage, names: string[
     const m = await store.blobs.putBytes(src.manifestBytes);
     const desc: Descriptor = { mediaType: src.manifestMediaType, digest: m.digest, size: m.size };
     await store.withIndexLock(() => store.images.addNames(desc, names));
-    return store.images.load(desc, names);
+    return (await store.images.byManifest(desc.digest)) ?? store.images.load(desc, names);
   });
 }
 

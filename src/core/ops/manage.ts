@@ -87,6 +87,11 @@ export async function removeImages(store: Store, specs: string[], opts: { force?
     const candidates = opts.all ? [] : nameCandidates(spec);
     const name = rec.names.find((n) => candidates.includes(n));
     const untagOnly = name !== undefined && rec.names.length > 1;
+    if (!opts.all && name === undefined && rec.names.length > 1 && !opts.force) {
+      throw new TbahError('in-use', `unable to delete image ${spec} by ID with more than one tag (${rec.names.join(', ')})`, {
+        hint: 'remove the names one by one, or use `tbah rmi --force`',
+      });
+    }
     const users = containers.filter((c) => c.fromImageId === rec.id);
     if (!untagOnly && users.length > 0 && !opts.force) {
       throw new TbahError('in-use', `image ${spec} is in use by a container (${users.map((c) => c.name).join(', ')})`, {
@@ -108,6 +113,15 @@ export async function removeImages(store: Store, specs: string[], opts: { force?
   }
   await store.collectGarbage();
   return res;
+}
+
+/** Drop an image that has no name (e.g. the store copy of `commit CTR oci:DIR`), then collect its blobs. */
+export async function removeIfUnnamed(store: Store, manifestDigest: Digest): Promise<void> {
+  await store.withIndexLock(async () => {
+    const rec = await store.images.byManifest(manifestDigest);
+    if (rec && rec.names.length === 0) await store.images.removeImage(manifestDigest);
+  });
+  await store.collectGarbage();
 }
 
 function nameCandidates(spec: string): string[] {

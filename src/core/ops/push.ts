@@ -6,7 +6,7 @@ import { decompress } from '../layer/decompress.js';
 import {
   type Descriptor, type ImageConfig, type ImageFormat, type ImageManifest, MediaType, checkImageConfig,
 } from '../oci.js';
-import { parseImageRef } from '../refs.js';
+import { type ImageRef, parseImageRef } from '../refs.js';
 import type { ImageRecord } from '../store/images.js';
 import type { Store } from '../store/store.js';
 import { type ArchiveImage, writeDockerArchive, writeOciArchive } from '../transports/archive.js';
@@ -63,14 +63,20 @@ async function materialise(store: Store, rec: ImageRecord, format: ImageFormat |
   };
 }
 
-export async function pushImage(store: Store, opts: PushOptions): Promise<PushResult> {
-  const ref = parseImageRef(opts.dest, 'docker');
-  if (opts.format === 'docker' && (ref.transport === 'oci' || ref.transport === 'oci-archive')) {
+/** Refuse a destination/format pair up front, before any work or change. */
+export function checkPushTarget(dest: string, format: ImageFormat | undefined): ImageRef {
+  const ref = parseImageRef(dest, 'docker');
+  if (format === 'docker' && (ref.transport === 'oci' || ref.transport === 'oci-archive')) {
     // Other tools (containers/image, umoci) only read OCI manifests from a layout.
     throw new TbahError('invalid-argument', `--format docker cannot be written to ${ref.transport}: (an OCI layout holds OCI manifests)`, {
       hint: 'use --format oci, or write docker-archive:FILE',
     });
   }
+  return ref;
+}
+
+export async function pushImage(store: Store, opts: PushOptions): Promise<PushResult> {
+  const ref = checkPushTarget(opts.dest, opts.format);
   return store.withBlobs(async () => {
     const rec = await store.images.get(opts.image);
     switch (ref.transport) {

@@ -4,7 +4,7 @@
  * digest as they stream, so a corrupt blob fails loudly instead of being used.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, promises as fsp, constants } from 'node:fs';
+import { promises as fsp, constants } from 'node:fs';
 import * as path from 'node:path';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -98,9 +98,10 @@ export class BlobStore {
       if (isErrno(err, 'ENOENT')) throw this.missing(digest);
       throw err;
     });
-    const raw = createReadStream('', { fd: fh.fd, highWaterMark: 1 << 20, autoClose: true });
+    const raw = fh.createReadStream({ highWaterMark: 1 << 20 }); // owns and closes the handle
     const verify = new VerifyingStream(digest, size, 'blob');
     raw.on('error', (e) => verify.destroy(e));
+    verify.on('close', () => raw.destroy()); // a consumer that stops early must not leak the fd
     return raw.pipe(verify);
   }
 

@@ -104,6 +104,12 @@ export class ImageCatalog {
     return r;
   }
 
+  /** The image with this manifest digest, with all its names. */
+  async byManifest(digest: Digest): Promise<ImageRecord | undefined> {
+    const idx = await this.readIndex();
+    return idx.manifests.some((d) => d.digest === digest) ? this.loadWithNames(idx, digest) : undefined;
+  }
+
   private async loadWithNames(idx: ImageIndex, digest: Digest): Promise<ImageRecord> {
     const entries = idx.manifests.filter((d) => d.digest === digest);
     const names = entries.map((d) => d.annotations?.[REF_NAME]).filter((n): n is string => n !== undefined);

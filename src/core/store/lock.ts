@@ -5,7 +5,7 @@
  */
 import { promises as fsp, constants } from 'node:fs';
 import * as path from 'node:path';
-import nativeFs from 'fs-native-extensions';
+import { nativeFs } from '../util/native.js';
 import { TbahError } from '../errors.js';
 
 export type LockMode = 'shared' | 'exclusive';
@@ -18,7 +18,7 @@ export class Lock {
     const fh = await fsp.open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
     const shared = mode === 'shared';
     try {
-      if (!nativeFs.tryLock(fh.fd, { shared })) {
+      if (!nativeFs().tryLock(fh.fd, { shared })) {
         // Blocking wait runs on the libuv pool; a timer turns a hang into a clear error.
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<never>((_, reject) => {
@@ -28,7 +28,7 @@ export class Lock {
           timer.unref();
         });
         try {
-          await Promise.race([nativeFs.waitForLock(fh.fd, { shared }), timeout]);
+          await Promise.race([nativeFs().waitForLock(fh.fd, { shared }), timeout]);
         } finally {
           clearTimeout(timer);
         }
@@ -44,7 +44,7 @@ export class Lock {
   static async tryAcquire(file: string, mode: LockMode): Promise<Lock | undefined> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     const fh = await fsp.open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
-    if (nativeFs.tryLock(fh.fd, { shared: mode === 'shared' })) return new Lock(fh, file);
+    if (nativeFs().tryLock(fh.fd, { shared: mode === 'shared' })) return new Lock(fh, file);
     await fh.close();
     return undefined;
   }
