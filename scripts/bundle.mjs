@@ -3,8 +3,13 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/tbah.mjs',
+  // Code splitting: each command's core module is a chunk loaded by dynamic
+  // import, so a command pays start-up only for what it uses.
+  entryPoints: { tbah: 'src/cli/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',

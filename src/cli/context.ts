@@ -1,13 +1,14 @@
 /** What every command file gets: the store (opened on first use) and Buildah's flag-order rule. */
 import type { Command } from 'commander';
 import { TbahError } from '../core/errors.js';
-import { Store } from '../core/store/store.js';
+import type { Store } from '../core/store/store.js';
 
 let store: Promise<Store> | undefined;
 
 export function getStore(cmd: Command): Promise<Store> {
   const root = cmd.optsWithGlobals().root as string | undefined;
-  store ??= Store.open(root !== undefined ? { root } : {});
+  // Loaded on demand (with esbuild code splitting) so `version` and `--help` skip it.
+  store ??= import('../core/store/store.js').then(({ Store: S }) => S.open(root !== undefined ? { root } : {}));
   return store;
 }
 

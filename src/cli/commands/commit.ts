@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { commitContainer } from '../../core/ops/commit.js';
-import { checkPushTarget, pushImage } from '../../core/ops/push.js';
-import { removeIfUnnamed } from '../../core/ops/manage.js';
 import { writeFileAtomic } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs, parseIntArg } from '../context.js';
 import { formatOption } from './shared.js';
@@ -24,6 +21,9 @@ export function register(program: Command): void {
     .option('--omit-history', 'write no history')
     .option('-q, --quiet', 'print only the image ID')
     .action(async (container: string, image: string | undefined, rest: string[], o: { format?: 'oci' | 'docker'; squash?: boolean; rm?: boolean; timestamp?: number; iidfile?: string; omitHistory?: boolean }, cmd: Command) => {
+      const { commitContainer } = await import('../../core/ops/commit.js');
+      const { checkPushTarget, pushImage } = await import('../../core/ops/push.js');
+      const { removeIfUnnamed } = await import('../../core/ops/manage.js');
       noExtraArgs(rest);
       const sde = process.env.SOURCE_DATE_EPOCH;
       if (sde !== undefined && sde !== '' && !/^\d+$/.test(sde)) {

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { ConfigChanges } from '../../core/config-edit.js';
-import { configureContainer } from '../../core/ops/config.js';
 import { collect, getStore, noExtraArgs } from '../context.js';
 import { warn } from '../output.js';
 
@@ -54,6 +53,7 @@ export function register(program: Command): void {
   for (const [flag, , help] of SINGLE) cmd.option(flag, help);
   for (const [flag, , help] of MULTI) cmd.option(flag, help, collect);
   cmd.action(async (container: string, rest: string[], o: Record<string, unknown>, c: Command) => {
+      const { configureContainer } = await import('../../core/ops/config.js');
     noExtraArgs(rest);
     const changes: ConfigChanges = {};
     for (const [flag, key] of [...SINGLE, ...MULTI]) {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { listContainers } from '../../core/ops/manage.js';
 import { getStore } from '../context.js';
 import { out, table } from '../output.js';
 import { renderTemplate } from '../template.js';
@@ -14,6 +13,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .option('--format <template>', 'Go template per container: .ContainerID .Builder .ImageID .ImageName .ContainerName')
     .action(async (o: { quiet?: boolean; notruncate?: boolean; noheading?: boolean; json?: boolean; format?: string }, cmd: Command) => {
+      const { listContainers } = await import('../../core/ops/manage.js');
       const store = await getStore(cmd);
       const rows = (await listContainers(store)).map((c) => ({
         ContainerID: c.id, Builder: true, ImageID: c.fromImageId ? c.fromImageId.slice(7) : '', ImageName: c.fromImage ?? (c.fromImageId ? c.fromImageId.slice(7, 19) : 'scratch'), ContainerName: c.name,

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { copyIntoContainer } from '../../core/ops/copy.js';
 import { getStore } from '../context.js';
 import { out } from '../output.js';
 
@@ -20,6 +19,7 @@ function register1(program: Command, name: 'copy' | 'add'): void {
     .option('--ignorefile <file>', 'ignore file to use instead of the context\'s own')
     .option('-q, --quiet', 'print nothing')
     .action(async (container: string, paths: string[], o: CopyFlags, cmd: Command) => {
+      const { copyIntoContainer } = await import('../../core/ops/copy.js');
       if (paths.length === 0) {
         throw new TbahError('usage', `${name} needs a source`, { hint: `tbah ${name} CONTAINER SRC... [DEST]` });
       }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { createContainer } from '../../core/ops/from.js';
 import { writeFileAtomic } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { formatOption } from './shared.js';
@@ -16,6 +15,7 @@ export function register(program: Command): void {
     .option('-f, --format <format>', 'default format of later commits: oci or docker', formatOption)
     .option('-q, --quiet', 'print nothing but the name')
     .action(async (image: string, rest: string[], o: { name?: string; suffix?: string; cidfile?: string; format?: 'oci' | 'docker' }, cmd: Command) => {
+      const { createContainer } = await import('../../core/ops/from.js');
       noExtraArgs(rest);
       const store = await getStore(cmd);
       const c = await createContainer(store, {

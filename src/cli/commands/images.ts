@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { listImages } from '../../core/ops/manage.js';
-import { localCandidates } from '../../core/refs.js';
 import { getStore } from '../context.js';
 import { humanAgo, humanSize, out, table } from '../output.js';
 import { renderTemplate } from '../template.js';
@@ -26,6 +24,8 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .option('--format <template>', 'Go template per row: .ID .Name .Tag .Digest .Size .Created .CreatedAt')
     .action(async (image: string | undefined, o: { quiet?: boolean; trunc?: boolean; noheading?: boolean; digests?: boolean; json?: boolean; format?: string }, cmd: Command) => {
+      const { listImages } = await import('../../core/ops/manage.js');
+      const { localCandidates } = await import('../../core/refs.js');
       const store = await getStore(cmd);
       let imgs = await listImages(store);
       if (image !== undefined) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import type { InspectType } from '../../core/ops/inspect.js';
 import { TbahError } from '../../core/errors.js';
-import { type InspectType, inspectObject } from '../../core/ops/inspect.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { out } from '../output.js';
 import { renderTemplate } from '../template.js';
@@ -13,6 +13,7 @@ export function register(program: Command): void {
     .option('-t, --type <type>', 'container or image (default: containers first, then images)')
     .option('-f, --format <template>', 'Go template, e.g. {{.FromImageID}} or {{json .OCIv1.config}}')
     .action(async (name: string, rest: string[], o: { type?: string; format?: string }, cmd: Command) => {
+      const { inspectObject } = await import('../../core/ops/inspect.js');
       noExtraArgs(rest);
       if (o.type !== undefined && o.type !== 'container' && o.type !== 'image') {
         throw new TbahError('invalid-argument', `--type ${o.type}: must be container or image`);

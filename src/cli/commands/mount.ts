@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { listContainers, mountContainer, umountContainer } from '../../core/ops/manage.js';
 import { getStore } from '../context.js';
 import { out } from '../output.js';
 
@@ -10,6 +9,7 @@ export function register(program: Command): void {
     .argument('[containers...]')
     .option('--json', 'print JSON')
     .action(async (names: string[], o: { json?: boolean }, cmd: Command) => {
+      const { listContainers, mountContainer } = await import('../../core/ops/manage.js');
       const store = await getStore(cmd);
       const rows: { container: string; mountPoint: string }[] = [];
       let failure: unknown;
@@ -36,6 +36,7 @@ export function register(program: Command): void {
     .argument('[containers...]')
     .option('-a, --all', 'all mounted containers')
     .action(async (names: string[], o: { all?: boolean }, cmd: Command) => {
+      const { listContainers, umountContainer } = await import('../../core/ops/manage.js');
       const store = await getStore(cmd);
       if (o.all && names.length > 0) {
         throw new TbahError('usage', 'when using the --all switch, you may not pass any container names or IDs');

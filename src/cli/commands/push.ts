@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { pushImage } from '../../core/ops/push.js';
 import { writeFileAtomic } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { formatOption } from './shared.js';
@@ -15,6 +14,7 @@ export function register(program: Command): void {
     .option('--digestfile <file>', 'write the manifest digest to this file')
     .option('-q, --quiet', 'print nothing')
     .action(async (image: string, dest: string | undefined, rest: string[], o: { format?: 'oci' | 'docker'; digestfile?: string }, cmd: Command) => {
+      const { pushImage } = await import('../../core/ops/push.js');
       noExtraArgs(rest);
       if (dest === undefined) {
         throw new TbahError('usage', `push ${image}: a destination is needed`, { hint: 'e.g. tbah push IMAGE oci:/tmp/layout:tag' });

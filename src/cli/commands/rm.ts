@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { listContainers, removeContainer } from '../../core/ops/manage.js';
 import { getStore } from '../context.js';
 import { out } from '../output.js';
 
@@ -10,6 +9,7 @@ export function register(program: Command): void {
     .argument('[containers...]')
     .option('-a, --all', 'remove all containers')
     .action(async (names: string[], o: { all?: boolean }, cmd: Command) => {
+      const { listContainers, removeContainer } = await import('../../core/ops/manage.js');
       if (o.all && names.length > 0) throw new TbahError('usage', 'when using the --all switch, you may not pass any container names or IDs');
       if (!o.all && names.length === 0) throw new TbahError('usage', 'rm needs a container name or ID, or --all');
       const store = await getStore(cmd);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { removeImages } from '../../core/ops/manage.js';
 import { getStore } from '../context.js';
 import { out } from '../output.js';
 
@@ -11,6 +10,7 @@ export function register(program: Command): void {
     .option('-a, --all', 'remove all images')
     .option('-f, --force', 'also remove containers using the images')
     .action(async (names: string[], o: { all?: boolean; force?: boolean }, cmd: Command) => {
+      const { removeImages } = await import('../../core/ops/manage.js');
       if (o.all && names.length > 0) throw new TbahError('usage', 'when using the --all switch, you may not pass any image names or IDs');
       if (!o.all && names.length === 0) throw new TbahError('usage', 'rmi needs an image name or ID, or --all');
       const r = await removeImages(await getStore(cmd), names, { ...(o.all ? { all: true } : {}), ...(o.force ? { force: true } : {}) });

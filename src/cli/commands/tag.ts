@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { tagImage } from '../../core/ops/manage.js';
 import { getStore } from '../context.js';
 
 export function register(program: Command): void {
@@ -8,6 +7,7 @@ export function register(program: Command): void {
     .argument('<image>')
     .argument('<names...>')
     .action(async (image: string, names: string[], _o: unknown, cmd: Command) => {
+      const { tagImage } = await import('../../core/ops/manage.js');
       await tagImage(await getStore(cmd), image, names);
     });
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { storeInfo, versionInfo } from '../../core/info.js';
 import { getStore } from '../context.js';
 import { out } from '../output.js';
 import { renderTemplate } from '../template.js';
@@ -8,7 +7,8 @@ export function register(program: Command): void {
   program.command('version')
     .description('print version information')
     .option('--json', 'print JSON')
-    .action((o: { json?: boolean }) => {
+    .action(async (o: { json?: boolean }) => {
+      const { versionInfo } = await import('../../core/info.js');
       const v = versionInfo();
       if (o.json) out(JSON.stringify(v, null, 4));
       else out([`Version:       ${v.version}`, `Node:          ${v.node}`, `Image Spec:    ${v.imageSpec}`, `Runtime Spec:  ${v.runtimeSpec}`, `Platform:      ${v.platform}`].join('\n'));
@@ -17,6 +17,7 @@ export function register(program: Command): void {
     .description('print information about the host and the store as JSON')
     .option('--format <template>', 'Go template, e.g. {{.store.GraphRoot}}')
     .action(async (o: { format?: string }, cmd: Command) => {
+      const { storeInfo } = await import('../../core/info.js');
       const info = await storeInfo(await getStore(cmd));
       out(o.format ? renderTemplate(o.format, info) : JSON.stringify(info, null, 4));
     });
