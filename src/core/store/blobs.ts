@@ -10,7 +10,7 @@ import { Transform, Writable, type Readable, type TransformCallback } from 'node
 import { pipeline } from 'node:stream/promises';
 import { TbahError, isErrno } from '../errors.js';
 import { type Digest, isDigest } from '../oci.js';
-import { fsyncDir, pathExists, tempName } from '../util/fsx.js';
+import { fsyncDir, pathExists, readdirOrEmpty, tempName } from '../util/fsx.js';
 
 export function blobPath(blobsDir: string, digest: Digest): string {
   const i = digest.indexOf(':');
@@ -173,15 +173,7 @@ export class BlobStore {
   }
 
   async *list(): AsyncGenerator<Digest> {
-    const dir = path.join(this.blobsDir, 'sha256');
-    let names: string[];
-    try {
-      names = await fsp.readdir(dir);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      throw err;
-    }
-    for (const n of names) {
+    for (const n of await readdirOrEmpty(path.join(this.blobsDir, 'sha256'))) {
       const d = `sha256:${n}`;
       if (isDigest(d)) yield d;
     }

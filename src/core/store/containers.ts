@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { EditableImage } from '../config-edit.js';
 import { TbahError, isErrno } from '../errors.js';
 import type { Descriptor, Digest, ImageFormat } from '../oci.js';
-import { readJsonFile, removeTree, writeJsonAtomic } from '../util/fsx.js';
+import { readJsonFile, readdirOrEmpty, removeTree, writeJsonAtomic } from '../util/fsx.js';
 import { withLock } from './lock.js';
 import type { StorePaths } from './paths.js';
 
@@ -55,13 +55,7 @@ export class ContainerStore {
   private get namesLock(): string { return path.join(this.paths.locksDir, 'containers.lock'); }
 
   async list(): Promise<ContainerState[]> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.paths.containersDir);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return [];
-      throw err;
-    }
+    const names = await readdirOrEmpty(this.paths.containersDir);
     const out: ContainerState[] = [];
     for (const n of names.sort()) {
       if (!/^[a-f0-9]{64}$/.test(n)) continue; // temp dirs of containers being made or removed

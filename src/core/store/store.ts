@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../errors.js';
 import type { Digest } from '../oci.js';
-import { pathExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
+import { pathExists, readJsonFile, readdirOrEmpty, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { BlobStore } from './blobs.js';
 import { ContainerStore } from './containers.js';
 import { ImageCatalog } from './images.js';
@@ -107,14 +107,7 @@ export class Store {
    */
   private async sweepTemp(): Promise<void> {
     const rmAll = async (dir: string, pick: (name: string) => boolean): Promise<void> => {
-      let names: string[];
-      try {
-        names = await fsp.readdir(dir);
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) return;
-        throw err;
-      }
-      for (const n of names) if (pick(n)) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+      for (const n of await readdirOrEmpty(dir)) if (pick(n)) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
     };
     await rmAll(this.paths.tmpDir, () => true);
     await rmAll(this.paths.containersDir, (n) => n.startsWith('.new-') || (n.startsWith('.tmp-') && n.endsWith('.del')));

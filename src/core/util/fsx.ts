@@ -61,6 +61,16 @@ export async function pathExists(p: string): Promise<boolean> {
   }
 }
 
+/** Names in a directory; none when it does not exist (yet). */
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}
+
 /**
  * Remove a tree. Renames it aside first so that a crash half-way never leaves
  * a half-deleted tree under its real name.
