@@ -1,0 +1,35 @@
+/** tbah as a TypeScript library: the same workflow as the CLI, typed, with no process per step. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import {
+  Store, TbahError, commitContainer, configureContainer, copyIntoContainer, createContainer, listImages, pushImage,
+} from '../../src/index.js';
+import { validateOciLayout } from '../helpers/validate.js';
+
+test('Store + createContainer + copy + config + commit + push, from TypeScript', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tbah-lib-'));
+  try {
+    const store = await Store.open({ root: path.join(dir, 'store') });
+    const ctr = await createContainer(store, { image: 'scratch' });
+    assert.equal(ctr.name, 'working-container');
+    writeFileSync(path.join(dir, 'hello'), 'hello');
+    const digest = await copyIntoContainer(store, { container: ctr.name, sources: [path.join(dir, 'hello')], dest: '/hello' });
+    assert.match(digest, /^[a-f0-9]{64}$/);
+    const { warnings } = await configureContainer(store, ctr.name, { cmd: '["/hello"]', label: ['a=b'] }, {});
+    assert.deepEqual(warnings, []);
+    const r = await commitContainer(store, { container: ctr.name, image: 'lib:1', timestamp: 0 });
+    assert.deepEqual(r.names, ['localhost/lib:1']);
+    const imgs = await listImages(store);
+    assert.equal(imgs.length, 1);
+    assert.equal(imgs[0]!.id, r.id);
+    await pushImage(store, { image: 'lib:1', dest: `oci:${path.join(dir, 'out')}:lib` });
+    const v = await validateOciLayout(path.join(dir, 'out'), 'lib');
+    assert.equal(v.configDigest, r.id);
+    await assert.rejects(createContainer(store, { image: 'nope:1' }), (e: unknown) => e instanceof TbahError && e.code === 'not-found');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
