@@ -12,7 +12,8 @@ function lookup(data: unknown, pathExpr: string, tmpl: string): unknown {
   for (const part of pathExpr.slice(1).split('.')) {
     if (cur === null || typeof cur !== 'object') throw bad(tmpl, `can't evaluate field ${part}`);
     // Buildah's templates name Go struct fields (.OCIv1.Config.Env); our JSON keys may be lower-case.
-    const key = part in (cur as object) ? part : Object.keys(cur as object).find((k) => k.toLowerCase() === part.toLowerCase());
+    const fold = (k: string): string => k.replace(/[_.]/g, '').toLowerCase(); // DiffIDs ~ diff_ids, RootFS ~ rootfs
+    const key = part in (cur as object) ? part : Object.keys(cur as object).find((k) => fold(k) === fold(part));
     if (key === undefined) throw bad(tmpl, `can't evaluate field ${part}`);
     cur = (cur as Record<string, unknown>)[key];
   }

@@ -222,6 +222,21 @@ describe('Buildah conventions', () => {
     assert.doesNotMatch(r.stderr, /internal error|    at /);
   });
 
+  test('rmi of every name of an image removes the image', () => {
+    const c2 = sb.ok(['from', 'scratch']);
+    writeFileSync(sb.path('two'), 'two');
+    sb.ok(['copy', c2, 'two', '/two']);
+    const id = sb.ok(['commit', '--rm', c2, 'two:a']);
+    sb.ok(['tag', 'two:a', 'two:b']);
+    const out = sb.ok(['rmi', 'two:a', 'two:b']).split('\n');
+    assert.deepEqual(out, ['untagged: localhost/two:a', 'untagged: localhost/two:b', id]);
+    assert.doesNotMatch(sb.ok(['images', '--quiet', '--no-trunc']), new RegExp(id));
+  });
+
+  test('inspect --format knows Go names such as RootFS.DiffIDs', () => {
+    assert.match(sb.ok(['inspect', '--format', '{{len .OCIv1.RootFS.DiffIDs}}', 'conv:1']), /^1$/);
+  });
+
   test('no arguments prints usage', () => {
     const r = sb.run([]);
     assert.equal(r.status, 0);

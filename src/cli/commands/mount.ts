@@ -41,6 +41,9 @@ export function register(program: Command): void {
       if (o.all && names.length > 0) {
         throw new TbahError('usage', 'when using the --all switch, you may not pass any container names or IDs');
       }
+      if (!o.all && names.length === 0) {
+        throw new TbahError('usage', 'at least one container name or ID must be specified', { hint: 'or use --all' });
+      }
       const targets = o.all ? (await listContainers(store)).filter((c) => c.mounted).map((c) => c.id) : names;
       for (const n of targets) out((await umountContainer(store, n)).id);
     });

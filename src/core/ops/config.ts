@@ -12,9 +12,11 @@ export async function configureContainer(
     if (state.format === 'oci') {
       // As Buildah warns: these exist only in Docker-format images, so an OCI commit drops them.
       const dockerOnly: [keyof ConfigChanges, string][] = [['shell', 'SHELL'], ['healthcheck', 'HEALTHCHECK'], ['onbuild', 'ONBUILD'],
-        ['comment', 'comment'], ['hostname', 'hostname'], ['domainname', 'domainname']];
+        ['comment', 'comment'], ['hostname', 'hostname'], ['domainname', 'domainname'],
+        ['healthcheckInterval', 'HEALTHCHECK'], ['healthcheckRetries', 'HEALTHCHECK'], ['healthcheckStartPeriod', 'HEALTHCHECK'],
+        ['healthcheckStartInterval', 'HEALTHCHECK'], ['healthcheckTimeout', 'HEALTHCHECK']];
       for (const [key, what] of dockerOnly) {
-        if (changes[key] !== undefined) warnings.push(`${what} is kept only in Docker-format images; this container commits OCI unless you use \`commit --format docker\``);
+        if (changes[key] !== undefined && !warnings.some((w) => w.startsWith(`${what} `))) warnings.push(`${what} is kept only in Docker-format images; this container commits OCI unless you use \`commit --format docker\``);
       }
     }
     const next: ContainerState = { ...state, image };

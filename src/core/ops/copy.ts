@@ -209,8 +209,21 @@ async function ensureParents(ctx: Ctx, dir: string): Promise<void> {
       continue;
     }
     await mkdirAllInRoot(ctx.rootfs, cur, 0o755);
-    if (ctx.doChown) await fsp.lchown(host, ctx.owner.uid, ctx.owner.gid);
+    if (ctx.doChown) await chownOrExplain(host, ctx.owner, cur);
     ctx.created.add(cur);
+  }
+}
+
+async function chownOrExplain(hostPath: string, owner: Owner, shown: string): Promise<void> {
+  try {
+    await fsp.lchown(hostPath, owner.uid, owner.gid);
+  } catch (err) {
+    if (isErrno(err, 'EINVAL') || isErrno(err, 'EPERM')) {
+      throw new TbahError('invalid-argument', `cannot give ${shown} the owner ${owner.uid}:${owner.gid}: that id is not mapped for this user`, {
+        hint: 'use ids inside your user namespace range, or run as root',
+      });
+    }
+    throw err;
   }
 }
 
@@ -267,7 +280,7 @@ async function copyOne(ctx: Ctx, src: string, st: Stats, dest: string, mtimeOver
       spawn('mkfifo', ['-m', '600', target], { stdio: 'ignore' }).on('error', reject).on('close', (c) => c === 0 ? resolve() : reject(new TbahError('io', `mkfifo ${dest} failed`)));
     });
   }
-  if (ctx.doChown) await fsp.lchown(target, ctx.owner.uid, ctx.owner.gid);
+  if (ctx.doChown) await chownOrExplain(target, ctx.owner, dest);
   if (type !== 'symlink') await fsp.chmod(target, mode);
   const mtime = (mtimeOverride ?? st.mtimeMs / 1000);
   if (type !== 'dir') await fsp.lutimes(target, mtime, mtime);

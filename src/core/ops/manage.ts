@@ -82,11 +82,22 @@ export async function removeImages(store: Store, specs: string[], opts: { force?
     for (const s of specs) targets.push({ spec: s, rec: await store.images.get(s) });
   }
   const containers = await store.containers.list();
+  // Names each image loses: when that is all of them, the image goes.
+  const losing = new Map<string, Set<string>>();
+  for (const { spec, rec } of targets) {
+    const name = opts.all ? undefined : rec.names.find((n) => nameCandidates(spec).includes(n));
+    if (name !== undefined) {
+      const set = losing.get(rec.manifestDescriptor.digest) ?? new Set<string>();
+      losing.set(rec.manifestDescriptor.digest, set.add(name));
+    }
+  }
   // Plan first, so a refused image leaves the store exactly as it was.
-  const plan = targets.map(({ spec, rec }) => {
-    const candidates = opts.all ? [] : nameCandidates(spec);
-    const name = rec.names.find((n) => candidates.includes(n));
-    const untagOnly = name !== undefined && rec.names.length > 1;
+  const seen = new Set<string>();
+  const plan = targets.filter(({ rec }) => !seen.has(rec.manifestDescriptor.digest) && seen.add(rec.manifestDescriptor.digest)).map(({ spec, rec }) => {
+    const names = [...(losing.get(rec.manifestDescriptor.digest) ?? [])];
+    const name = names[0];
+    const byIdToo = targets.some((t) => t.rec.manifestDescriptor.digest === rec.manifestDescriptor.digest && !rec.names.some((n) => nameCandidates(t.spec).includes(n)));
+    const untagOnly = !opts.all && !byIdToo && names.length > 0 && names.length < rec.names.length;
     if (!opts.all && name === undefined && rec.names.length > 1 && !opts.force) {
       throw new TbahError('in-use', `unable to delete image ${spec} by ID with more than one tag (${rec.names.join(', ')})`, {
         hint: 'remove the names one by one, or use `tbah rmi --force`',
@@ -98,12 +109,14 @@ export async function removeImages(store: Store, specs: string[], opts: { force?
         hint: 'remove the container with `tbah rm`, or use `tbah rmi --force`',
       });
     }
-    return { rec, name, untagOnly, users };
+    return { rec, names, untagOnly, users };
   });
-  for (const { rec, name, untagOnly, users } of plan) {
+  for (const { rec, names, untagOnly, users } of plan) {
     if (untagOnly) {
-      await store.withIndexLock(() => store.images.removeName(name!));
-      res.untagged.push(name!);
+      for (const n of names) {
+        await store.withIndexLock(() => store.images.removeName(n));
+        res.untagged.push(n);
+      }
       continue;
     }
     for (const c of users) await store.containers.remove(c.id);
