@@ -57,8 +57,20 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+let finished = false;
+// If the event loop runs dry before the command settles, something waited on a
+// stream that will never end: never let that pass as success.
+process.on('beforeExit', () => {
+  if (!finished) {
+    finished = true;
+    process.stderr.write('tbah: internal error: the command stopped before it finished (a stream ended without data or error)\n');
+    process.exitCode = 125;
+  }
+});
 main(process.argv).then((code) => {
+  finished = true;
   process.exitCode = code;
 }, (err: unknown) => {
+  finished = true;
   process.exitCode = render(err);
 });

@@ -14,6 +14,7 @@ import { isRoot } from '../store/paths.js';
 import type { Store } from '../store/store.js';
 import { removeTree, writeFileAtomic } from '../util/fsx.js';
 import { resolveImage } from './import.js';
+import { chain } from '../util/streams.js';
 
 export interface FromOptions {
   /** `scratch`, a store name or ID, or `oci:`, `oci-archive:`, `docker-archive:` references. */
@@ -45,7 +46,7 @@ export async function unpackLayers(store: Store, layers: LayerRef[], rootfs: str
   for (const l of layers) {
     const blob = await store.blobs.open(l.descriptor.digest, l.descriptor.size);
     const counter = new HashCounter();
-    const tar: Readable = decompress(blob, l.descriptor.mediaType).pipe(counter);
+    const tar: Readable = chain(decompress(blob, l.descriptor.mediaType), counter);
     await applyLayer(rootfs, tar, { ownership: isRoot() ? 'chown' : 'ignore', ...(onWarning ? { onWarning } : {}) });
     for await (const _ of tar) { /* drain trailing padding so the diffID covers the whole tar */ }
     if (counter.digest !== l.diffId) {

@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import { type ArchiveImage, writeDockerArchive, writeOciArchive } from '../transports/archive.js';
 import { writeOciLayout } from '../transports/oci-layout.js';
 import { buildManifest, configForFormat } from './commit.js';
+import { chain } from '../util/streams.js';
 
 export interface PushOptions {
   image: string;
@@ -54,7 +55,7 @@ async function materialise(store: Store, rec: ImageRecord, format: ImageFormat |
       if (meta?.uncompressedSize === undefined) {
         // Not known yet (imported compressed): measure once and remember.
         const counter = new HashCounter();
-        for await (const _ of decompress(await store.blobs.open(d.digest, d.size), d.mediaType).pipe(counter)) { /* count */ }
+        for await (const _ of chain(decompress(await store.blobs.open(d.digest, d.size), d.mediaType), counter)) { /* count */ }
         meta = { diffId: counter.digest, uncompressedSize: counter.size };
         await store.putLayerMeta(d.digest, meta);
       }

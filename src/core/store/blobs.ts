@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { TbahError, isErrno } from '../errors.js';
 import { type Digest, isDigest } from '../oci.js';
 import { fsyncDir, pathExists, readdirOrEmpty, tempName } from '../util/fsx.js';
+import { chain } from '../util/streams.js';
 
 export function blobPath(blobsDir: string, digest: Digest): string {
   const i = digest.indexOf(':');
@@ -100,9 +101,7 @@ export class BlobStore {
     });
     const raw = fh.createReadStream({ highWaterMark: 1 << 20 }); // owns and closes the handle
     const verify = new VerifyingStream(digest, size, 'blob');
-    raw.on('error', (e) => verify.destroy(e));
-    verify.on('close', () => raw.destroy()); // a consumer that stops early must not leak the fd
-    return raw.pipe(verify);
+    return chain(raw, verify); // errors reach the reader; a reader that stops early closes the fd
   }
 
   /** Read and verify a small blob (manifest, config). */

@@ -20,6 +20,7 @@ import { REF_NAME } from '../store/images.js';
 import { removeTree } from '../util/fsx.js';
 import { LAYOUT_FILE_CONTENT, openOciLayout } from './oci-layout.js';
 import type { SourceImage } from './source.js';
+import { chain } from '../util/streams.js';
 
 async function extractTo(file: string, dir: string, label: string): Promise<void> {
   try {
@@ -90,7 +91,7 @@ export async function openDockerArchive(
       await fh.read(head, 0, 2, 0);
       await fh.close();
       const counter = new HashCounter();
-      for await (const _ of createReadStream(lf, { highWaterMark: 1 << 20 }).pipe(counter)) { /* hash only */ }
+      for await (const _ of chain(createReadStream(lf, { highWaterMark: 1 << 20 }), counter)) { /* hash only */ }
       const gz = head[0] === 0x1f && head[1] === 0x8b;
       layerFiles.set(counter.digest, lf);
       layers.push({ mediaType: gz ? MediaType.ociLayerGzip : MediaType.ociLayer, digest: counter.digest, size: st.size });
@@ -110,7 +111,7 @@ export async function openDockerArchive(
       async openLayer(d: Descriptor): Promise<Readable> {
         const lf = layerFiles.get(d.digest);
         if (!lf) throw new TbahError('internal', `layer ${d.digest} is not in ${file}`);
-        return createReadStream(lf, { highWaterMark: 1 << 20 }).pipe(new VerifyingStream(d.digest, d.size, 'layer'));
+        return chain(createReadStream(lf, { highWaterMark: 1 << 20 }), new VerifyingStream(d.digest, d.size, 'layer'));
       },
       close: () => removeTree(tmp),
     };
@@ -181,7 +182,7 @@ export async function writeDockerArchive(file: string, img: ArchiveImage, config
       if (!layerNames.includes(name)) {
         const { size, stream } = await img.openUncompressedLayer(i);
         await w.dir(dir);
-        await w.stream(name, size, stream.pipe(new VerifyingStream(diffId, size, 'layer')));
+        await w.stream(name, size, chain(stream, new VerifyingStream(diffId, size, 'layer')));
       }
       layerNames.push(name);
     }

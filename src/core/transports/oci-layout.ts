@@ -11,6 +11,7 @@ import { VerifyingStream, blobPath } from '../store/blobs.js';
 import { REF_NAME } from '../store/images.js';
 import { fsyncDir, pathExists, tempName, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { type SourceImage, choosePlatform } from './source.js';
+import { chain } from '../util/streams.js';
 
 export const LAYOUT_FILE_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
 
@@ -69,7 +70,7 @@ export async function openOciLayout(dir: string, ref: string | undefined, label:
     async openLayer(d: Descriptor): Promise<Readable> {
       const file = blobPath(path.join(dir, 'blobs'), d.digest);
       if (!(await pathExists(file))) throw new TbahError('corrupt', `layer ${d.digest} is missing from ${dir}`, { hint: 'the OCI layout is incomplete' });
-      return createReadStream(file, { highWaterMark: 1 << 20 }).pipe(new VerifyingStream(d.digest, d.size, 'layer'));
+      return chain(createReadStream(file, { highWaterMark: 1 << 20 }), new VerifyingStream(d.digest, d.size, 'layer'));
     },
     async close() {},
   };
