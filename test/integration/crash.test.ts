@@ -57,3 +57,25 @@ describe('crash safety', () => {
     await sleep(1);
   });
 });
+
+describe('corrupt store content is refused, never used', () => {
+  const sb = new Sandbox();
+  after(() => sb.cleanup());
+
+  test('a flipped byte in a layer blob makes from fail with exit 125 and a clear message', async () => {
+    const { readFileSync, writeFileSync: wf } = await import('node:fs');
+    const c = sb.ok(['from', 'scratch']);
+    wf(sb.path('payload'), randomBytes(3 << 20));
+    sb.ok(['copy', c, 'payload', '/payload']);
+    sb.ok(['commit', '--rm', c, 'victim:1']);
+    const layer = (JSON.parse(sb.ok(['inspect', '--format', '{{.Manifest}}', 'victim:1'])) as { layers: { digest: string }[] }).layers[0]!.digest;
+    const file = path.join(sb.store, 'blobs', 'sha256', layer.slice(7));
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    wf(file, bytes);
+    const r = sb.run(['from', 'victim:1']);
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, /^tbah: .*(does not match its content|could not be decompressed)/);
+    assert.equal(sb.ok(['containers', '--quiet']), '');
+  });
+});
