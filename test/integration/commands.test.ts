@@ -1,11 +1,12 @@
 /** Flags and commands beyond the main workflow: add, copy --from, formats, squash, iidfile, rm/rmi variants. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Sandbox, sh } from '../helpers/cli.js';
+import { Sandbox, sh, tbahBin } from '../helpers/cli.js';
 import { validateOciLayout } from '../helpers/validate.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -241,5 +242,35 @@ describe('Buildah conventions', () => {
     const r = sb.run([]);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /Usage: tbah/);
+  });
+});
+
+describe('without root', () => {
+  const sb = new Sandbox();
+  after(() => sb.cleanup());
+
+  /** Runs tbah as uid/gid 65534 (nobody) with its own store. */
+  const asNobody = (args: string[]): { status: number; stdout: string; stderr: string } => {
+    const p = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, tbahBin, ...args],
+      { cwd: sb.dir, env: { ...process.env, HOME: sb.dir, TBAH_ROOT: sb.path('nb-store'), NO_COLOR: '1' }, encoding: 'utf8' });
+    return { status: p.status ?? -1, stdout: p.stdout.trim(), stderr: p.stderr };
+  };
+
+  test('the caller\'s files are committed as 0:0; --chown to another owner is refused clearly', async () => {
+    chmodSync(sb.dir, 0o777);
+    cpSync(BUSYBOX, sb.path('bb'));
+    chownSync(sb.path('bb'), 65534, 65534);
+    const c = asNobody(['from', 'scratch']).stdout;
+    assert.equal(c, 'working-container');
+    assert.equal(asNobody(['copy', c, 'bb', '/bin/busybox']).status, 0);
+    const refused = asNobody(['copy', '--chown', '1000:1000', c, 'bb', '/x']);
+    assert.equal(refused.status, 125);
+    assert.match(refused.stderr, /--chown 1000:1000: setting other owners needs root/);
+    assert.equal(asNobody(['commit', c, 'nb:1']).status, 0);
+    assert.equal(asNobody(['push', 'nb:1', `oci:${sb.path('nb-out')}:nb`]).status, 0);
+    const v = await validateOciLayout(sb.path('nb-out'), 'nb');
+    const blob = path.join(sb.path('nb-out'), 'blobs', 'sha256', v.layers[0]!.digest.slice(7));
+    const owners = sh(`tar -tvzf ${blob} --numeric-owner`).trim().split('\n').map((l) => l.split(/\s+/)[1]);
+    assert.deepEqual([...new Set(owners)], ['0/0']);
   });
 });

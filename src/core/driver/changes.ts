@@ -188,12 +188,15 @@ export async function headerFor(
   const type = entryType(st);
   if (!type) return undefined;
   const full = path.join(root, rel);
+  // Without root, the caller's own files are root's in the image, as in a
+  // rootless user namespace (Buildah rootless maps the caller to uid 0).
+  const self = callerIds();
   const h: TarHeader = {
     name: rel,
     type,
     mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
+    uid: self && st.uid === self.uid ? 0 : st.uid,
+    gid: self && st.gid === self.gid ? 0 : st.gid,
     size: type === 'file' ? st.size : 0,
     mtime: applyTime(Math.floor(st.mtimeMs / 1000), time),
   };
@@ -202,6 +205,12 @@ export async function headerFor(
   const x = withXattrs ? readXattrs(full, st) : undefined;
   if (x) h.xattrs = x;
   return h;
+}
+
+/** The caller's ids when not root (undefined as root). */
+function callerIds(): { uid: number; gid: number } | undefined {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 ? undefined : { uid, gid: process.getgid?.() ?? uid };
 }
 
 export function whiteoutHeader(name: string, time: TimePolicy): TarHeader {

@@ -70,6 +70,12 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
     return await store.withBlobs(() => store.containers.withContainer(opts.container, async (state) => {
       const rootfs = store.containers.rootfs(state.id);
       const owner: Owner = opts.chown !== undefined ? await resolveOwner(rootfs, opts.chown) : { uid: 0, gid: 0 };
+      if (!isRoot() && (owner.uid !== 0 || owner.gid !== 0)) {
+        // Without root the files are the caller's, which a commit records as 0:0; other owners need root for now.
+        throw new TbahError('unsupported', `--chown ${opts.chown}: setting other owners needs root in this version of tbah`, {
+          hint: 'run as root, or leave out --chown (files are committed as owned by 0:0)',
+        });
+      }
 
       // Where sources come from.
       let srcRoot: string | undefined;
