@@ -5,7 +5,8 @@ import { resolveInRoot } from '../layer/secure-path.js';
 
 export interface Owner { uid: number; gid: number }
 
-async function readDbFile(rootfs: string, file: string): Promise<string[][]> {
+/** The colon-separated records of a passwd/group-style file inside the rootfs (none if it is missing). */
+export async function readDbFile(rootfs: string, file: string): Promise<string[][]> {
   try {
     const text = await fsp.readFile(await resolveInRoot(rootfs, file), 'utf8');
     return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));

@@ -2,10 +2,7 @@
  * Resolve `--user` for `tbah run` from the container's own /etc/passwd and /etc/group,
  * including the supplementary groups the user is listed in (as Buildah does).
  */
-import { promises as fsp } from 'node:fs';
-import { isErrno } from '../errors.js';
-import { resolveInRoot } from '../layer/secure-path.js';
-import { resolveOwner } from '../ops/users.js';
+import { readDbFile, resolveOwner } from '../ops/users.js';
 
 export interface RunUser {
   uid: number;
@@ -18,29 +15,19 @@ export interface RunUser {
   home?: string;
 }
 
-async function readDb(rootfs: string, file: string): Promise<string[][]> {
-  try {
-    const text = await fsp.readFile(await resolveInRoot(rootfs, file), 'utf8');
-    return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return [];
-    throw err;
-  }
-}
-
 const NUM = /^\d+$/;
 
 /** `spec` is `name`, `uid`, `uid:gid`, `name:group` (empty/undefined means root). */
 export async function resolveRunUser(rootfs: string, spec: string | undefined): Promise<RunUser> {
   const s = spec === undefined || spec === '' ? '0' : spec;
   const { uid, gid } = await resolveOwner(rootfs, s, '--user');
-  const passwd = await readDb(rootfs, '/etc/passwd');
+  const passwd = await readDbFile(rootfs, '/etc/passwd');
   const userPart = s.split(':', 1)[0] as string;
   const pw = NUM.test(userPart) ? passwd.find((f) => f[2] === userPart) : passwd.find((f) => f[0] === userPart);
   const name = pw?.[0];
   const additional = new Set<number>();
   if (name !== undefined) {
-    for (const gr of await readDb(rootfs, '/etc/group')) {
+    for (const gr of await readDbFile(rootfs, '/etc/group')) {
       const members = (gr[3] ?? '').split(',').map((m) => m.trim());
       if (NUM.test(gr[2] ?? '') && members.includes(name)) additional.add(Number(gr[2]));
     }
