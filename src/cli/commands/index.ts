@@ -12,12 +12,16 @@ import * as mount from './mount.js';
 import * as push from './push.js';
 import * as rm from './rm.js';
 import * as rmi from './rmi.js';
+import * as run from './run.js';
 import * as tag from './tag.js';
 import * as version from './version.js';
 
 export function registerCommands(program: Command): void {
-  for (const m of [from, containers, images, inspect, mount, copy, config, commit, push, tag, rm, rmi, version]) m.register(program);
+  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, push, tag, rm, rmi, version]) m.register(program);
   // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
   for (const c of program.commands) c.passThroughOptions().option('--root <dir>', 'store root (also accepted before the command)');
-  program.hook('preAction', (_program, action) => checkFlagOrder(action.args));
+  // `run` is the exception: everything after the container name is the command.
+  program.hook('preAction', (_program, action) => {
+    if (action.name() !== 'run') checkFlagOrder(action.args);
+  });
 }

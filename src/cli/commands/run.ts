@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { TbahError } from '../../core/errors.js';
+import { collect, getStore } from '../context.js';
+
+interface RunFlags {
+  user?: string; workingdir?: string; env?: string[]; volume?: string[]; mount?: string[];
+  network?: string; hostname?: string; capAdd?: string[]; capDrop?: string[]; runtime?: string; tty?: boolean;
+}
+
+export function register(program: Command): void {
+  program.command('run')
+    .description('run a command in a working container (its changes land in the next commit); exits with the command\'s status')
+    .argument('<container>')
+    .argument('[command...]', 'the command and its arguments (after --, or after the container name)')
+    .option('--user <user[:group]>', 'user to run as (names from the container\'s /etc/passwd); default: the image\'s User')
+    .option('--workingdir <dir>', 'working directory (created if missing); default: the image\'s WorkingDir')
+    .option('-e, --env <K=V>', 'environment variable for this run only', collect)
+    .option('-v, --volume <src:dst[:ro]>', 'bind-mount a host path (writes go to the host)', collect)
+    .option('--mount <spec>', 'type=bind,source=…,target=… (read-only) or type=tmpfs,target=…', collect)
+    .option('--network <mode>', 'host (default) or none')
+    .option('--hostname <name>', 'host name inside the container')
+    .option('--cap-add <cap>', 'add a capability', collect)
+    .option('--cap-drop <cap>', 'drop a capability', collect)
+    .option('--runtime <path>', 'OCI runtime (default: $TBAH_RUNTIME or runc)')
+    .option('-t, --tty', 'allocate a terminal')
+    .action(async (container: string, command: string[], o: RunFlags, cmd: Command) => {
+      const { parseMount, parseVolume, runContainer } = await import('../../core/ops/run.js');
+      if (o.network !== undefined && o.network !== 'host' && o.network !== 'none') {
+        throw new TbahError('invalid-argument', `--network ${o.network}: must be host or none`);
+      }
+      const args = command[0] === '--' ? command.slice(1) : command;
+      const code = await runContainer(await getStore(cmd), {
+        container, args,
+        ...(o.user !== undefined ? { user: o.user } : {}),
+        ...(o.workingdir !== undefined ? { workingDir: o.workingdir } : {}),
+        env: o.env ?? [],
+        mounts: [...(o.volume ?? []).map((v) => parseVolume(v)), ...(o.mount ?? []).map((m) => parseMount(m))],
+        ...(o.network === 'none' ? { network: 'none' as const } : {}),
+        ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
+        ...(o.capAdd ? { capAdd: o.capAdd } : {}),
+        ...(o.capDrop ? { capDrop: o.capDrop } : {}),
+        ...(o.runtime !== undefined ? { runtime: o.runtime } : process.env.TBAH_RUNTIME ? { runtime: process.env.TBAH_RUNTIME } : {}),
+        ...(o.tty ? { terminal: true } : {}),
+      });
+      process.exitCode = code;
+    });
+}
