@@ -17,6 +17,7 @@ export { configureContainer } from './core/ops/config.js';
 export type { ConfigChanges, EditableImage } from './core/config-edit.js';
 export { commitContainer, type CommitOptions, type CommitResult } from './core/ops/commit.js';
 export { pushImage, type PushOptions, type PushResult } from './core/ops/push.js';
+export { runContainer, parseMount, parseVolume, type RunContainerOptions } from './core/ops/run.js';
 export { resolveImage, importImage } from './core/ops/import.js';
 export type { SourceImage } from './core/transports/source.js';
 export { inspectObject, type InspectType } from './core/ops/inspect.js';
