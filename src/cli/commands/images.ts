@@ -24,12 +24,11 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .option('--format <template>', 'Go template per row: .ID .Name .Tag .Digest .Size .Created .CreatedAt')
     .action(async (image: string | undefined, o: { quiet?: boolean; trunc?: boolean; noheading?: boolean; digests?: boolean; json?: boolean; format?: string }, cmd: Command) => {
-      const { listImages } = await import('../../core/ops/manage.js');
-      const { localCandidates } = await import('../../core/refs.js');
+      const { listImages, nameCandidates } = await import('../../core/ops/manage.js');
       const store = await getStore(cmd);
       let imgs = await listImages(store);
       if (image !== undefined) {
-        const want = (() => { try { return localCandidates(image); } catch { return [image]; } })();
+        const want = nameCandidates(image);
         imgs = imgs.filter((i) => i.names.some((n) => want.includes(n)) || i.id.slice(7).startsWith(image.replace(/^sha256:/, '')));
         if (imgs.length === 0) {
           throw new TbahError('not-found', `${image}: image not known`, { hint: 'see `tbah images`' });

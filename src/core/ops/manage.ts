@@ -137,7 +137,8 @@ export async function removeIfUnnamed(store: Store, manifestDigest: Digest): Pro
   await store.collectGarbage();
 }
 
-function nameCandidates(spec: string): string[] {
+/** Store names a user-typed image name may mean; the text itself when it is no valid name. */
+export function nameCandidates(spec: string): string[] {
   try {
     return localCandidates(spec);
   } catch {

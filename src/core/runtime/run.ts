@@ -13,23 +13,16 @@ import path from 'node:path';
 import { TbahError, isErrno } from '../errors.js';
 import { mkdirAllInRoot, resolveInRoot } from '../layer/secure-path.js';
 import { buildSpec, mergeEnv, DEFAULT_PATH } from './spec.js';
-import type { RunMount } from './spec.js';
+import type { RunMount, SpecOptions } from './spec.js';
 import { resolveRunUser } from './user.js';
 
-export interface RunOptions {
-  args: string[];
-  imageEnv?: string[];
-  env?: string[];
+/** The spec's own options, plus what a run resolves before building the spec (user, cwd). */
+export interface RunOptions
+  extends Pick<SpecOptions, 'args' | 'imageEnv' | 'env' | 'terminal' | 'hostname' | 'network' | 'mounts' | 'capAdd' | 'capDrop'> {
   /** Working directory inside the container; created if missing. */
   workingDir?: string;
   /** `--user`: name, uid, uid:gid or name:group, resolved in the rootfs. */
   user?: string;
-  terminal?: boolean;
-  hostname?: string;
-  network?: 'host' | 'private';
-  mounts?: RunMount[];
-  capAdd?: string[];
-  capDrop?: string[];
   /** Runtime binary; defaults to $TBAH_RUNTIME, then `runc`. */
   runtime?: string;
   /** Passed to spawn; defaults to inheriting ours. */
