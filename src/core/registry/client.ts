@@ -103,6 +103,27 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Prove the credentials work (for `tbah login`): Basic is tried on `/v2/`,
+   * Bearer by asking the token server for a token with no scope. A registry
+   * that asks for no authentication accepts anything.
+   */
+  async checkCredentials(): Promise<void> {
+    await this.ping();
+    const ch = this.challenge;
+    if (ch === undefined) return;
+    if (ch.scheme === 'bearer') {
+      await this.fetchToken(ch, '');
+      return;
+    }
+    const c = this.credentials;
+    const headers: Record<string, string> = {};
+    if (c?.kind === 'basic') headers['Authorization'] = basicHeader(c.username, c.password);
+    const res = await this.withRetries('login', () => fetch(`${this.base()}/v2/`, { headers }));
+    await res.body?.cancel();
+    if (!res.ok) throw this.statusError(res.status, 'login');
+  }
+
   /** Fetch a manifest by tag or digest. By digest, the bytes are verified. */
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const res = await this.request({
@@ -292,12 +313,13 @@ export class RegistryClient {
     if (realm === undefined) throw new TbahError('network', `registry ${this.registry} sent a Bearer challenge without a realm`);
     const url = new URL(realm);
     if (ch.params['service'] !== undefined) url.searchParams.set('service', ch.params['service']);
-    for (const s of scope.split(' ')) url.searchParams.append('scope', s);
+    for (const s of scope.split(' ')) if (s !== '') url.searchParams.append('scope', s);
     const c = this.credentials;
     let res: Response;
     if (c?.kind === 'identity-token') {
       // OAuth2 refresh-token grant, as Docker does with identity tokens.
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.token, client_id: 'tbah', scope });
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.token, client_id: 'tbah' });
+      if (scope !== '') form.set('scope', scope);
       if (ch.params['service'] !== undefined) form.set('service', ch.params['service']);
       res = await this.withRetries('token', () => fetch(realm, { method: 'POST', body: form }));
     } else {
