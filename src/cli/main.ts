@@ -4,6 +4,7 @@ import { TbahError } from '../core/errors.js';
 import { VERSION } from '../core/info.js';
 import { registerCommands } from './commands/index.js';
 import { paint } from './output.js';
+import { normaliseArgv } from './registry-flags.js';
 
 // `tbah images | head -1`: a closed pipe ends the output, not in a stack trace.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -50,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(normaliseArgv(argv));
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
     return render(err);

@@ -12,6 +12,11 @@ export function out(line: string): void {
   process.stdout.write(line + '\n');
 }
 
+/** A status line on stderr (progress-like, not a warning). */
+export function note(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
 export function warn(msg: string): void {
   process.stderr.write(`${paint(process.stderr, 'yellow', 'tbah: warning:')} ${msg}\n`);
 }

@@ -1,31 +1,52 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/util/fsx.js';
+import type { PullPolicy } from '../../core/ops/import.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { formatOption } from './shared.js';
-import { out, warn } from '../output.js';
+import { note, out, warn } from '../output.js';
+import { progressView } from '../progress.js';
+import {
+  type PlatformFlags, type RegistryFlags, addPlatformFlags, addPullFlag, addRegistryFlags, platformOption, registryOptions,
+} from '../registry-flags.js';
 
 export function register(program: Command): void {
-  program.command('from')
-    .description('create a working container from an image or scratch; prints its name')
-    .argument('<image>', 'scratch, a local image, or oci:DIR[:ref], oci-archive:FILE[:ref], docker-archive:FILE[:name:tag]')
+  const cmd = program.command('from')
+    .description('create a working container from an image or scratch (pulling it when needed); prints its name')
+    .argument('<image>', 'scratch, a local image, a registry image ([docker://]HOST/REPO[:TAG]), or oci:DIR[:ref], oci-archive:FILE[:ref], docker-archive:FILE[:name:tag]')
     .argument('[rest...]')
     .option('--name <name>', 'name of the working container')
     .option('--suffix <suffix>', 'use <prefix>-SUFFIX instead of <prefix>-working-container')
     .option('--cidfile <file>', 'write the container ID to this file')
     .option('-f, --format <format>', 'default format of later commits: oci or docker', formatOption)
-    .option('-q, --quiet', 'print nothing but the name')
-    .action(async (image: string, rest: string[], o: { name?: string; suffix?: string; cidfile?: string; format?: 'oci' | 'docker' }, cmd: Command) => {
-      const { createContainer } = await import('../../core/ops/from.js');
-      noExtraArgs(rest);
-      const store = await getStore(cmd);
-      const c = await createContainer(store, {
+    .option('-q, --quiet', 'print nothing but the name (no pull progress)');
+  addPullFlag(cmd, 'missing');
+  addRegistryFlags(cmd);
+  addPlatformFlags(cmd);
+  cmd.action(async (image: string, rest: string[], o: RegistryFlags & PlatformFlags & { name?: string; suffix?: string; cidfile?: string; format?: 'oci' | 'docker'; pull?: PullPolicy; quiet?: boolean }, c: Command) => {
+    const { createContainer } = await import('../../core/ops/from.js');
+    noExtraArgs(rest);
+    const store = await getStore(c);
+    const platform = platformOption(o);
+    const view = progressView(o.quiet === true);
+    try {
+      const ctr = await createContainer(store, {
         image,
         onWarning: warn,
+        ...(o.quiet ? {} : { onNote: note }),
+        ...(await registryOptions(o)),
+        ...(o.pull ? { pull: o.pull } : {}),
+        ...(platform ? { platform } : {}),
+        ...(view.onProgress ? { onProgress: view.onProgress } : {}),
         ...(o.name !== undefined ? { name: o.name } : {}),
         ...(o.suffix !== undefined ? { suffix: o.suffix } : {}),
         ...(o.format ? { format: o.format } : process.env.BUILDAH_FORMAT === 'docker' ? { format: 'docker' as const } : {}),
       });
-      if (o.cidfile) await writeFileAtomic(o.cidfile, c.id);
-      out(c.name);
-    });
+      view.finish();
+      if (o.cidfile) await writeFileAtomic(o.cidfile, ctr.id);
+      out(ctr.name);
+    } catch (err) {
+      view.finish();
+      throw err;
+    }
+  });
 }

@@ -2,24 +2,44 @@ import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs } from '../context.js';
+import { progressView } from '../progress.js';
+import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
 import { formatOption } from './shared.js';
 
 export function register(program: Command): void {
-  program.command('push')
-    .description('write an image to oci:DIR[:ref], oci-archive:FILE[:ref] or docker-archive:FILE[:name:tag]')
+  const cmd = program.command('push')
+    .description('write an image to a registry ([docker://]HOST/REPO[:TAG], the default), oci:DIR[:ref], oci-archive:FILE[:ref] or docker-archive:FILE[:name:tag]')
     .argument('<image>')
-    .argument('[destination]')
+    .argument('[destination]', 'default: the image name as a registry reference')
     .argument('[rest...]')
-    .option('-f, --format <format>', 'manifest format: oci or docker (v2s2)', formatOption)
+    .option('-f, --format <format>', 'manifest format: oci or docker (v2s2); default: as stored', formatOption)
+    .option('--compression-format <format>', 'layer compression at the destination: gzip or zstd (default: as stored)', compressionOption)
     .option('--digestfile <file>', 'write the manifest digest to this file')
-    .option('-q, --quiet', 'print nothing')
-    .action(async (image: string, dest: string | undefined, rest: string[], o: { format?: 'oci' | 'docker'; digestfile?: string }, cmd: Command) => {
-      const { pushImage } = await import('../../core/ops/push.js');
-      noExtraArgs(rest);
-      if (dest === undefined) {
-        throw new TbahError('usage', `push ${image}: a destination is needed`, { hint: 'e.g. tbah push IMAGE oci:/tmp/layout:tag' });
-      }
-      const r = await pushImage(await getStore(cmd), { image, dest, ...(o.format ? { format: o.format } : {}) });
+    .option('-q, --quiet', 'no progress on stderr');
+  addRegistryFlags(cmd);
+  cmd.action(async (image: string, dest: string | undefined, rest: string[], o: RegistryFlags & { format?: 'oci' | 'docker'; compressionFormat?: 'gzip' | 'zstd'; digestfile?: string; quiet?: boolean }, c: Command) => {
+    const { pushImage } = await import('../../core/ops/push.js');
+    noExtraArgs(rest);
+    const view = progressView(o.quiet === true);
+    try {
+      const r = await pushImage(await getStore(c), {
+        image,
+        ...(dest !== undefined ? { dest } : {}),
+        ...(await registryOptions(o)),
+        ...(o.format ? { format: o.format } : {}),
+        ...(o.compressionFormat ? { compression: o.compressionFormat } : {}),
+        ...(view.onProgress ? { onProgress: view.onProgress } : {}),
+      });
+      view.finish();
       if (o.digestfile) await writeFileAtomic(o.digestfile, r.manifestDigest);
-    });
+    } catch (err) {
+      view.finish();
+      throw err;
+    }
+  });
+}
+
+function compressionOption(v: string): 'gzip' | 'zstd' {
+  if (v === 'gzip' || v === 'zstd') return v;
+  throw new TbahError('invalid-argument', `--compression-format ${v}: unknown compression`, { hint: 'use gzip or zstd' });
 }

@@ -13,11 +13,12 @@ import type { ContainerState, LayerRef } from '../store/containers.js';
 import { isRoot } from '../store/paths.js';
 import type { Store } from '../store/store.js';
 import { removeTree, writeFileAtomic } from '../util/fsx.js';
-import { resolveImage } from './import.js';
+import { type ResolveOptions, resolveImage } from './import.js';
 import { chain } from '../util/streams.js';
 
-export interface FromOptions {
-  /** `scratch`, a store name or ID, or `oci:`, `oci-archive:`, `docker-archive:` references. */
+/** Registry options, pull policy and platform apply when the image comes from a registry. */
+export interface FromOptions extends ResolveOptions {
+  /** `scratch`, a store name or ID, a registry reference (`docker://…` or a name not in the store), or `oci:`, `oci-archive:`, `docker-archive:` references. */
   image: string;
   /** Exact container name (an error if taken). */
   name?: string;
@@ -79,7 +80,7 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
   const format = opts.format ?? 'oci';
   const scratch = opts.image === 'scratch';
   return store.withBlobs(async () => {
-    const img = scratch ? undefined : await resolveImage(store, opts.image);
+    const img = scratch ? undefined : await resolveImage(store, opts.image, opts);
     const id = store.containers.newId();
     const staged = await store.containers.stage(id);
     try {

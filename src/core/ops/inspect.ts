@@ -4,13 +4,22 @@
  */
 import { TbahError } from '../errors.js';
 import { configForFormat } from './commit.js';
+import { type Platform, checkImageConfig, digestHex } from '../oci.js';
+import { formatDockerReference, parseImageRef } from '../refs.js';
+import { type RegistryOptions, clientFor, fetchImageManifest, readSmallBlob, withDefaultTag } from '../transports/registry.js';
 import type { ContainerState } from '../store/containers.js';
 import type { ImageRecord } from '../store/images.js';
 import type { Store } from '../store/store.js';
 
 export type InspectType = 'container' | 'image';
 
-export async function inspectObject(store: Store, spec: string, type?: InspectType): Promise<Record<string, unknown>> {
+export async function inspectObject(
+  store: Store, spec: string, type?: InspectType, remote: RegistryOptions & { platform?: Partial<Platform> } = {},
+): Promise<Record<string, unknown>> {
+  if (spec.startsWith('docker://')) {
+    if (type === 'container') throw new TbahError('invalid-argument', `${spec} is a registry image, not a container`, { hint: 'use --type image' });
+    return inspectRemote(spec, remote);
+  }
   if (type !== 'image') {
     const c = await store.containers.find(spec);
     if (c) return await inspectContainer(store, c);
@@ -47,6 +56,32 @@ async function inspectContainer(store: Store, c: ContainerState): Promise<Record
     Layers: c.layers.map((l) => ({ digest: l.descriptor.digest, size: l.descriptor.size, diffID: l.diffId, mediaType: l.descriptor.mediaType })),
     History: c.image.config.history ?? [],
     Created: c.created,
+  };
+}
+
+/** An image in a registry, without pulling it: the manifest and config only. */
+async function inspectRemote(spec: string, opts: RegistryOptions & { platform?: Partial<Platform> }): Promise<Record<string, unknown>> {
+  const ref = parseImageRef(spec, 'docker');
+  if (ref.transport !== 'docker') throw new TbahError('internal', 'inspectRemote called for a non-registry reference');
+  const client = await clientFor(ref.ref, opts);
+  const m = await fetchImageManifest(client, ref.ref, opts.platform);
+  const name = formatDockerReference(withDefaultTag(ref.ref));
+  const configBytes = await readSmallBlob(client, ref.ref.path, m.manifest.config, `config of ${name}`);
+  const config = checkImageConfig(JSON.parse(configBytes.toString('utf8')) as unknown, `config of ${name}`);
+  return {
+    Type: 'image',
+    FromImage: name,
+    FromImageID: digestHex(m.manifest.config.digest),
+    FromImageDigest: m.digest,
+    ...(m.indexDigest ? { IndexDigest: m.indexDigest } : {}),
+    Names: [name],
+    Config: configBytes.toString('utf8'),
+    Manifest: m.bytes.toString('utf8'),
+    ManifestType: m.mediaType,
+    ImageAnnotations: m.manifest.annotations ?? {},
+    OCIv1: configForFormat(config, 'oci'),
+    Docker: configForFormat(config, 'docker'),
+    History: config.history ?? [],
   };
 }
 

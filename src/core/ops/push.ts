@@ -1,4 +1,4 @@
-/** `tbah push IMAGE DEST`: write a stored image to `oci:`, `oci-archive:` or `docker-archive:`. */
+/** `tbah push IMAGE [DEST]`: write a stored image to a registry, `oci:`, `oci-archive:` or `docker-archive:`. */
 import type { Readable } from 'node:stream';
 import { TbahError } from '../errors.js';
 import { HashCounter } from '../store/blobs.js';
@@ -13,13 +13,22 @@ import { type ArchiveImage, writeDockerArchive, writeOciArchive } from '../trans
 import { writeOciLayout } from '../transports/oci-layout.js';
 import { buildManifest, configForFormat } from './commit.js';
 import { chain } from '../util/streams.js';
+import { type TargetCompression, layerAs } from '../layer/recompress.js';
+import { pushToRegistry } from '../transports/registry-push.js';
+import { type RegistryOptions, withDefaultTag } from '../transports/registry.js';
 
-export interface PushOptions {
+export interface PushOptions extends RegistryOptions {
   image: string;
-  /** Destination reference: `oci:DIR[:ref]`, `oci-archive:FILE[:ref]`, `docker-archive:FILE[:name:tag]`. */
-  dest: string;
+  /**
+   * Destination: `docker://HOST/REPO[:TAG]` (the default transport),
+   * `oci:DIR[:ref]`, `oci-archive:FILE[:ref]`, `docker-archive:FILE[:name:tag]`.
+   * Default: the image's own name, which must then be a registry reference.
+   */
+  dest?: string;
   /** Convert the manifest; default: keep it as stored (OCI for oci:, Docker for docker-archive:). */
   format?: ImageFormat;
+  /** Layer compression at the destination; default: as stored. */
+  compression?: TargetCompression;
 }
 
 export interface PushResult {
@@ -28,20 +37,27 @@ export interface PushResult {
 }
 
 /** The image as bytes in the requested format (unchanged when it already is). */
-async function materialise(store: Store, rec: ImageRecord, format: ImageFormat | undefined): Promise<ArchiveImage & { config: ImageConfig }> {
+async function materialise(
+  store: Store, rec: ImageRecord, format: ImageFormat | undefined, compression?: TargetCompression,
+): Promise<ArchiveImage & { config: ImageConfig }> {
   let manifestBytes = await store.blobs.readBytes(rec.manifestDescriptor.digest);
   let manifest: ImageManifest = rec.manifest;
   let configBytes = await store.blobs.readBytes(rec.manifest.config.digest);
   let config = rec.config;
   let manifestDescriptor: Descriptor = { mediaType: rec.manifestDescriptor.mediaType, digest: rec.manifestDescriptor.digest, size: rec.manifestDescriptor.size };
   const current: ImageFormat = (manifest.mediaType ?? rec.manifestDescriptor.mediaType) === MediaType.dockerManifest ? 'docker' : 'oci';
-  if (format && format !== current) {
-    const cfg = configForFormat(config, format);
-    const c = await store.blobs.putJson(cfg);
+  const target = format ?? current;
+  if (target === 'docker' && compression === 'zstd') {
+    throw new TbahError('invalid-argument', '--compression-format zstd needs an OCI manifest (Docker schema 2 has no zstd layers)', { hint: 'add --format oci' });
+  }
+  const layers = compression === undefined ? manifest.layers : await Promise.all(manifest.layers.map((d) => layerAs(store, d, target, compression)));
+  if (target !== current || layers.some((l, i) => l.digest !== manifest.layers[i]!.digest)) {
+    const cfg = target !== current ? configForFormat(config, target) : config;
+    const c = target !== current ? await store.blobs.putJson(cfg) : { digest: manifest.config.digest, size: manifest.config.size, bytes: configBytes };
     configBytes = c.bytes;
     config = checkImageConfig(cfg);
-    manifest = buildManifest(format, { mediaType: '', digest: c.digest, size: c.size },
-      manifest.layers.map((d, i) => ({ descriptor: d, diffId: config.rootfs.diff_ids[i]! })), format === 'oci' ? (rec.manifest.annotations ?? {}) : {});
+    manifest = buildManifest(target, { mediaType: '', digest: c.digest, size: c.size },
+      layers.map((d, i) => ({ descriptor: d, diffId: config.rootfs.diff_ids[i]! })), target === 'oci' ? (rec.manifest.annotations ?? {}) : {});
     const m = await store.blobs.putJson(manifest);
     manifestBytes = m.bytes;
     manifestDescriptor = { mediaType: manifest.mediaType!, digest: m.digest, size: m.size };
@@ -77,30 +93,34 @@ export function checkPushTarget(dest: string, format: ImageFormat | undefined): 
 }
 
 export async function pushImage(store: Store, opts: PushOptions): Promise<PushResult> {
-  const ref = checkPushTarget(opts.dest, opts.format);
+  const ref = checkPushTarget(opts.dest ?? opts.image, opts.format);
+  const c = opts.compression;
   return store.withBlobs(async () => {
     const rec = await store.images.get(opts.image);
     switch (ref.transport) {
       case 'oci': {
-        const img = await materialise(store, rec, opts.format ?? 'oci');
+        const img = await materialise(store, rec, opts.format ?? 'oci', c);
         await writeOciLayout(ref.path, { blobFile: (d) => store.blobs.path(d) },
           { descriptor: img.manifestDescriptor, blobs: [...img.manifest.layers.map((l) => l.digest), img.manifest.config.digest, img.manifestDescriptor.digest] }, ref.ref);
         return { manifestDigest: img.manifestDescriptor.digest };
       }
       case 'oci-archive': {
-        const img = await materialise(store, rec, opts.format ?? 'oci');
+        const img = await materialise(store, rec, opts.format ?? 'oci', c);
         await writeOciArchive(ref.path, img, ref.ref);
         return { manifestDigest: img.manifestDescriptor.digest };
       }
       case 'docker-archive': {
-        const img = await materialise(store, rec, 'docker');
+        const img = await materialise(store, rec, 'docker', c);
         await writeDockerArchive(ref.path, img, img.config, ref.ref);
         return { manifestDigest: img.manifestDescriptor.digest };
       }
-      case 'docker':
-        throw new TbahError('unsupported', `push to a registry (${opts.dest}) is not available in this version of tbah`, {
-          hint: 'write oci:DIR, oci-archive:FILE or docker-archive:FILE, then `skopeo copy` it',
-        });
+      case 'docker': {
+        const img = await materialise(store, rec, opts.format, c);
+        const digest = await pushToRegistry(store, {
+          manifest: img.manifest, manifestBytes: img.manifestBytes, manifestMediaType: img.manifestDescriptor.mediaType, openBlob: img.openBlob,
+        }, withDefaultTag(ref.ref), opts);
+        return { manifestDigest: digest };
+      }
       case 'store':
         throw new TbahError('invalid-reference', `push destination ${opts.dest} names no transport`, { hint: 'use oci:DIR, oci-archive:FILE or docker-archive:FILE' });
     }

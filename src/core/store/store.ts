@@ -26,6 +26,10 @@ export interface LayerMeta {
   diffId: Digest;
   /** Known once the layer was written or decompressed here. */
   uncompressedSize?: number;
+  /** `registry/repository`s known to hold this blob: a push to the same registry mounts instead of uploading. */
+  sources?: string[];
+  /** The same layer under another compression (`--compression-format`), made once and reused. */
+  variants?: Partial<Record<'gzip' | 'zstd', { digest: Digest; size: number }>>;
 }
 
 export class Store {
@@ -82,7 +86,15 @@ export class Store {
     await fsp.mkdir(this.paths.layerMetaDir, { recursive: true });
     const file = path.join(this.paths.layerMetaDir, `${digest.replace(':', '-')}.json`);
     const old = await this.getLayerMeta(digest);
-    if (!old || (old.uncompressedSize === undefined && meta.uncompressedSize !== undefined)) await writeJsonAtomic(file, meta);
+    // Merge: facts only accumulate (a meta file is a cache, rebuilt when lost).
+    const merged: LayerMeta = { ...old, ...meta, diffId: old?.diffId ?? meta.diffId };
+    const uncompressedSize = old?.uncompressedSize ?? meta.uncompressedSize;
+    if (uncompressedSize !== undefined) merged.uncompressedSize = uncompressedSize;
+    const sources = [...new Set([...(old?.sources ?? []), ...(meta.sources ?? [])])];
+    if (sources.length > 0) merged.sources = sources.slice(-8);
+    const variants = { ...old?.variants, ...meta.variants };
+    if (Object.keys(variants).length > 0) merged.variants = variants;
+    if (JSON.stringify(merged) !== JSON.stringify(old)) await writeJsonAtomic(file, merged);
   }
 
   async getLayerMeta(digest: Digest): Promise<LayerMeta | undefined> {

@@ -24,16 +24,23 @@ export interface SourceImage {
   close(): Promise<void>;
 }
 
-/** Pick the manifest for a platform from an index (default: this host). */
+/**
+ * Pick the manifest for a platform from an index (default: this host).
+ * Attestation entries (`unknown/unknown`, as BuildKit writes) never match.
+ */
 export function choosePlatform(index: ImageIndex, want: Platform = hostPlatform(), what = 'image index'): Descriptor {
-  const candidates = index.manifests;
+  const candidates = index.manifests.filter((m) => m.platform?.os !== 'unknown');
   const match = candidates.find((m) => m.platform
     && m.platform.os === want.os && m.platform.architecture === want.architecture
     && (want.variant === undefined || m.platform.variant === undefined || m.platform.variant === want.variant));
   if (match) return match;
   if (candidates.length === 1 && !candidates[0]!.platform) return candidates[0]!;
-  const have = candidates.map((m) => m.platform ? `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? '/' + m.platform.variant : ''}` : 'unknown').join(', ');
-  throw new TbahError('not-found', `${what} has no image for ${want.os}/${want.architecture} (it has: ${have || 'none'})`, {
-    hint: 'choose one with --platform, --os and --arch',
+  const have = candidates.map((m) => m.platform ? platformString(m.platform) : 'unknown').join(', ');
+  throw new TbahError('not-found', `${what} has no image for ${platformString(want)} (it has: ${have || 'none'})`, {
+    hint: 'choose one with --platform OS/ARCH[/VARIANT], or --os, --arch and --variant',
   });
+}
+
+export function platformString(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? '/' + p.variant : ''}`;
 }
