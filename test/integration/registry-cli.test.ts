@@ -5,10 +5,14 @@
  * both ways with skopeo and buildah.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { type Server, createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Sandbox, hasCommand, sh, treeFingerprint } from '../helpers/cli.js';
+import { Sandbox, hasCommand, sh, tbahBin, treeFingerprint } from '../helpers/cli.js';
 import { type TestRegistry, startRegistry } from '../helpers/registry.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -321,6 +325,78 @@ describe('registry authentication through the CLI (htpasswd)', () => {
       assert.match(missing.stderr, /nope\.json: credential file is not accessible/);
       // REGISTRY_AUTH_FILE is read the same way.
       assert.equal(other.ok(['from', '-q', '--pull=always', NO_TLS, `${reg.host}/team/app:1`], { env: { REGISTRY_AUTH_FILE: file } }), 'app-working-container');
+    } finally {
+      other.cleanup();
+    }
+  });
+});
+
+describe('an interrupted pull leaves nothing visible', () => {
+  let reg: TestRegistry;
+  let sb: Sandbox;
+  let proxy: Server;
+  let proxyHost: string;
+  let blobRequested: () => void;
+  const sawBlob = new Promise<void>((r) => { blobRequested = r; });
+
+  before(async () => {
+    reg = await startRegistry();
+    sb = new Sandbox('tbah-regint-');
+    const c = sb.ok(['from', 'scratch']);
+    writeFileSync(sb.path('big'), randomBytes(8 << 20)); // incompressible: the layer is ~8 MiB
+    sb.ok(['copy', c, sb.path('big'), '/big']);
+    sb.ok(['commit', '--rm', c, 'big:1']);
+    sb.ok(['push', '-q', NO_TLS, 'big:1', `${reg.host}/big/app:1`]);
+    // A proxy that sends the first 1 MiB of any large blob and then stalls, so the pull is caught mid-layer.
+    proxy = createServer((req, res) => {
+      const up = httpRequest(`http://${reg.host}${req.url}`, { method: req.method, headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        const big = /\/blobs\/sha256:/.test(req.url ?? '') && Number(ur.headers['content-length'] ?? 0) > (2 << 20);
+        if (!big) {
+          ur.pipe(res);
+          return;
+        }
+        let sent = 0;
+        ur.on('data', (chunk: Buffer) => {
+          if (sent >= 1 << 20) {
+            ur.pause();
+            blobRequested();
+            return;
+          }
+          sent += chunk.length;
+          res.write(chunk);
+        });
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    proxyHost = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    proxy?.closeAllConnections();
+    await new Promise((r) => proxy?.close(r));
+    await reg?.stop();
+    sb?.cleanup();
+  });
+
+  test('SIGINT mid-layer: non-zero exit, no image, no layer blob; the next pull completes', async () => {
+    const other = new Sandbox('tbah-regint-pull-');
+    try {
+      other.ok(['images']);
+      const child = spawn(process.execPath, [tbahBin, 'pull', NO_TLS, `${proxyHost}/big/app:1`], {
+        env: { ...process.env, TBAH_ROOT: other.store, NO_COLOR: '1' }, stdio: 'ignore',
+      });
+      const exited = new Promise<number | string>((r) => child.on('exit', (code, sig) => r(code ?? sig ?? -1)));
+      await sawBlob;
+      child.kill('SIGINT');
+      const status = await exited;
+      assert.notEqual(status, 0);
+      assert.equal(other.ok(['images', '-q']), '', 'no image is listed');
+      const layer = skopeoRaw(`${reg.host}/big/app:1`).layers[0]!.digest;
+      assert.ok(!existsSync(path.join(other.store, 'blobs', 'sha256', layer.slice(7))), 'no partial layer blob under its digest');
+      const r = other.run(['pull', '-q', NO_TLS, `${reg.host}/big/app:1`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(other.ok(['images', '-q']).length, 12);
     } finally {
       other.cleanup();
     }
