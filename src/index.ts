@@ -18,7 +18,12 @@ export type { ConfigChanges, EditableImage } from './core/config-edit.js';
 export { commitContainer, type CommitOptions, type CommitResult } from './core/ops/commit.js';
 export { pushImage, type PushOptions, type PushResult } from './core/ops/push.js';
 export { runContainer, parseMount, parseVolume, type RunContainerOptions } from './core/ops/run.js';
-export { resolveImage, importImage } from './core/ops/import.js';
+export {
+  resolveImage, importImage, pullImage, pullFromRegistry, type PullPolicy, type ResolveOptions, type ImportOptions,
+} from './core/ops/import.js';
+export { type RegistryOptions, type TransferEvent, parseCreds } from './core/transports/registry.js';
+export { RegistryClient, type RegistryClientOptions } from './core/registry/client.js';
+export type { Credentials } from './core/registry/credentials.js';
 export type { SourceImage } from './core/transports/source.js';
 export { inspectObject, type InspectType } from './core/ops/inspect.js';
 export {

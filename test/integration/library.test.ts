@@ -28,7 +28,7 @@ test('Store + createContainer + copy + config + commit + push, from TypeScript',
     await pushImage(store, { image: 'lib:1', dest: `oci:${path.join(dir, 'out')}:lib` });
     const v = await validateOciLayout(path.join(dir, 'out'), 'lib');
     assert.equal(v.configDigest, r.id);
-    await assert.rejects(createContainer(store, { image: 'nope:1' }), (e: unknown) => e instanceof TbahError && e.code === 'not-found');
+    await assert.rejects(createContainer(store, { image: 'nope:1', pull: 'never' }), (e: unknown) => e instanceof TbahError && e.code === 'not-found');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -257,7 +257,8 @@ describe('bad input: one-line error, exit 125, store unchanged', () => {
 
   const cases: [string, string[], RegExp][] = [
     ['unknown container', ['copy', 'nope', 'f', '/f'], /nope: container not known/],
-    ['unknown image', ['from', 'nope:1'], /nope:1: image not known/],
+    ['unknown image', ['from', '--pull=never', 'nope:1'], /nope:1: image not known/],
+    ['unknown image, pull fails', ['from', '-q', 'nope:1'], /nope:1: image not known locally, and pulling docker\.io\/library\/nope:1 failed/],
     ['bad reference', ['from', 'UPPER/Case'], /UPPER\/Case/],
     ['missing source', ['copy', 'CTR', 'does-not-exist', '/x'], /source does-not-exist: no such file or directory/],
     ['bad --chmod', ['copy', '--chmod', '9z', 'CTR', 'f', '/x'], /--chmod 9z/],
