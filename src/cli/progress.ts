@@ -75,7 +75,7 @@ class TtyView implements ProgressView {
   }
 
   private draw(): void {
-    const width = Math.max(40, (this.stream.columns ?? 80) - 1);
+    const width = Math.max(40, (this.stream.columns || 80) - 1);
     const lines = [...this.rows.values()].map((r) => (r.status !== undefined ? `${r.label} ${r.status}` : `${r.label} ${bar(r.bytes, r.size)} ${humanSize(r.bytes)} / ${humanSize(r.size)}`).slice(0, width));
     if (this.manifest) lines.push('Writing manifest to image destination');
     let s = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';

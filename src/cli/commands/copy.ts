@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
 import { getStore } from '../context.js';
-import { out } from '../output.js';
+import { note, out } from '../output.js';
+import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
 
-interface CopyFlags { chown?: string; chmod?: string; from?: string; contextdir?: string; ignorefile?: string; quiet?: boolean }
+interface CopyFlags extends RegistryFlags { chown?: string; chmod?: string; from?: string; contextdir?: string; ignorefile?: string; quiet?: boolean }
 
 function register1(program: Command, name: 'copy' | 'add'): void {
-  program.command(name)
+  const cmd = program.command(name)
     .description(name === 'copy'
       ? 'copy files into a container; prints the digest of what was added'
       : 'like copy, and also extracts local tar archives and downloads URLs')
@@ -17,24 +18,26 @@ function register1(program: Command, name: 'copy' | 'add'): void {
     .option('--from <container|image>', 'copy from another container or image')
     .option('--contextdir <dir>', 'sources are relative to this directory; its .containerignore/.dockerignore applies')
     .option('--ignorefile <file>', 'ignore file to use instead of the context\'s own')
-    .option('-q, --quiet', 'print nothing')
-    .action(async (container: string, paths: string[], o: CopyFlags, cmd: Command) => {
-      const { copyIntoContainer } = await import('../../core/ops/copy.js');
-      if (paths.length === 0) {
-        throw new TbahError('usage', `${name} needs a source`, { hint: `tbah ${name} CONTAINER SRC... [DEST]` });
-      }
-      // As Buildah: with one argument the destination is the working directory.
-      if (paths.length === 1) paths.push('.');
-      const digest = await copyIntoContainer(await getStore(cmd), {
-        container, sources: paths.slice(0, -1), dest: paths[paths.length - 1]!, add: name === 'add',
-        ...(o.chown !== undefined ? { chown: o.chown } : {}),
-        ...(o.chmod !== undefined ? { chmod: o.chmod } : {}),
-        ...(o.from !== undefined ? { from: o.from } : {}),
-        ...(o.contextdir !== undefined ? { contextDir: o.contextdir } : {}),
-        ...(o.ignorefile !== undefined ? { ignoreFile: o.ignorefile } : {}),
-      });
-      if (!o.quiet) out(digest);
+    .option('-q, --quiet', 'print nothing');
+  // For --from IMAGE when the image must be pulled.
+  addRegistryFlags(cmd);
+  cmd.action(async (container: string, paths: string[], o: CopyFlags, c: Command) => {
+    const { copyIntoContainer } = await import('../../core/ops/copy.js');
+    if (paths.length === 0) {
+      throw new TbahError('usage', `${name} needs a source`, { hint: `tbah ${name} CONTAINER SRC... [DEST]` });
+    }
+    // As Buildah: with one argument the destination is the working directory.
+    if (paths.length === 1) paths.push('.');
+    const digest = await copyIntoContainer(await getStore(c), {
+      container, sources: paths.slice(0, -1), dest: paths[paths.length - 1]!, add: name === 'add',
+      ...(o.chown !== undefined ? { chown: o.chown } : {}),
+      ...(o.chmod !== undefined ? { chmod: o.chmod } : {}),
+      ...(o.from !== undefined ? { from: o.from, fromOptions: { ...(await registryOptions(o)), ...(o.quiet ? {} : { onNote: note }) } } : {}),
+      ...(o.contextdir !== undefined ? { contextDir: o.contextdir } : {}),
+      ...(o.ignorefile !== undefined ? { ignoreFile: o.ignorefile } : {}),
     });
+    if (!o.quiet) out(digest);
+  });
 }
 
 export function register(program: Command): void {

@@ -25,7 +25,7 @@ import type { Store } from '../store/store.js';
 import { removeTree } from '../util/fsx.js';
 import { byteCompare } from '../driver/snapshot.js';
 import { unpackLayers } from './from.js';
-import { resolveImage } from './import.js';
+import { type ResolveOptions, resolveImage } from './import.js';
 import { type Owner, resolveOwner } from './users.js';
 import { chain } from '../util/streams.js';
 
@@ -40,6 +40,8 @@ export interface CopyOptions {
   chmod?: string;
   /** Copy from this container (name/ID) or image instead of the host. */
   from?: string;
+  /** How `from` reaches a registry when it names an image that must be pulled. */
+  fromOptions?: ResolveOptions;
   /** Host sources are relative to this directory and may not leave it; its ignore file applies. */
   contextDir?: string;
   ignoreFile?: string;
@@ -84,7 +86,7 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
         const other = await store.containers.find(opts.from);
         if (other) srcRoot = store.containers.rootfs(other.id);
         else {
-          const img = await resolveImage(store, opts.from);
+          const img = await resolveImage(store, opts.from, opts.fromOptions);
           const tmp = await store.tempDir('copy-from');
           cleanups.push(() => removeTree(tmp));
           await unpackLayers(store, img.manifest.layers.map((d, i) => ({ descriptor: d, diffId: img.config.rootfs.diff_ids[i]! })), tmp);

@@ -52,9 +52,11 @@ export async function importImage(store: Store, src: SourceImage, names: string[
       }
       await store.putLayerMeta(layer.digest, { diffId: diffIds[i]!, ...(opts.source ? { sources: [opts.source] } : {}) });
     });
-    progress?.({ kind: 'blob-start', digest: src.manifest.config.digest, size: src.manifest.config.size, role: 'config' });
-    await store.blobs.putBytes(src.configBytes);
-    progress?.({ kind: 'blob-done', digest: src.manifest.config.digest, how: 'copied' });
+    const cfg = src.manifest.config;
+    progress?.({ kind: 'blob-start', digest: cfg.digest, size: cfg.size, role: 'config' });
+    const had = await store.blobs.has(cfg.digest);
+    if (!had) await store.blobs.putBytes(src.configBytes);
+    progress?.({ kind: 'blob-done', digest: cfg.digest, how: had ? 'exists' : 'copied' });
     const m = await store.blobs.putBytes(src.manifestBytes);
     progress?.({ kind: 'manifest', digest: m.digest });
     const desc: Descriptor = { mediaType: src.manifestMediaType, digest: m.digest, size: m.size };
@@ -136,6 +138,8 @@ export async function resolveImage(store: Store, spec: string, opts: ResolveOpti
       const byId = /^(sha256:)?[a-f0-9]{64}$/.test(ref.name)
         || (local !== undefined && isImageIdPrefix(ref.name) && !localCandidates(ref.name).some((n) => local!.names.includes(n)));
       if (!byId) remote = parseDockerReference(ref.name);
+      // HOST/REPO@DIGEST finds an image stored under its tag too.
+      if (!local && remote?.digest !== undefined) local = await store.images.byManifest(remote.digest);
     } else {
       remote = ref.ref;
       local = await findLocal(store, remote);

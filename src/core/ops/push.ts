@@ -22,7 +22,7 @@ export interface PushOptions extends RegistryOptions {
   /**
    * Destination: `docker://HOST/REPO[:TAG]` (the default transport),
    * `oci:DIR[:ref]`, `oci-archive:FILE[:ref]`, `docker-archive:FILE[:name:tag]`.
-   * Default: the image's own name, which must then be a registry reference.
+   * Default: `image` as typed, read as a registry reference (as Buildah).
    */
   dest?: string;
   /** Convert the manifest; default: keep it as stored (OCI for oci:, Docker for docker-archive:). */

@@ -132,7 +132,8 @@ export interface RegistryImage extends SourceImage {
 /** Open a registry image for import: manifest and config now, layers as verified streams on demand. */
 export async function openRegistryImage(ref: DockerReference, opts: RegistryOptions & { platform?: Partial<Platform> }): Promise<RegistryImage> {
   const client = await clientFor(ref, opts);
-  const named = withDefaultTag(ref);
+  // A tag beside a digest is only a comment (the digest decides); store the image by digest, as Buildah does.
+  const named = ref.digest !== undefined ? { domain: ref.domain, path: ref.path, digest: ref.digest } : withDefaultTag(ref);
   const m = await fetchImageManifest(client, ref, opts.platform);
   const configBytes = await readSmallBlob(client, ref.path, m.manifest.config, `config of ${formatDockerReference(named)}`);
   const config: ImageConfig = checkImageConfig(parseJson(configBytes, 'image config'), `config of ${formatDockerReference(named)}`);
