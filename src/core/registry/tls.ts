@@ -109,18 +109,16 @@ export interface TlsDispatcher {
   close(): Promise<void>;
 }
 
-/** Milliseconds the last `import('undici')` took (for measurements; 0 before). */
-export let undiciImportMs = 0;
-
 /**
  * An undici Agent for this TLS setup, or undefined when Node's defaults do
  * (verification on, no extra CA, no client certificate).
  */
 export async function makeDispatcher(material: TlsMaterial | undefined, tlsVerify: boolean): Promise<TlsDispatcher | undefined> {
   if (tlsVerify && material === undefined) return undefined;
-  const t0 = performance.now();
-  const { Agent } = await import('undici');
-  undiciImportMs = performance.now() - t0;
+  const mod = (await import('undici')) as typeof import('undici') & { default?: typeof import('undici') };
+  // Bundled by esbuild, the CommonJS module arrives as `default` only.
+  const Agent = mod.Agent ?? mod.default?.Agent;
+  if (Agent === undefined) throw new TbahError('internal', 'the undici package has no Agent export');
   const connect: Record<string, unknown> = {};
   if (!tlsVerify) connect['rejectUnauthorized'] = false;
   if (material !== undefined && material.ca.length > 0) {
