@@ -15,6 +15,7 @@
  * Certificates are EC P-256, valid two days, for IP 127.0.0.1 and localhost.
  */
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +77,8 @@ export async function makeTestCa(): Promise<TestCa> {
     await copyFile(join(dir, 'ca.crt'), join(clientCertDir, 'ca.crt'));
     await copyFile(join(dir, 'client.crt'), join(clientCertDir, 'client.cert'));
     await copyFile(join(dir, 'client.key'), join(clientCertDir, 'client.key'));
+    const onExit = (): void => rmSync(dir, { recursive: true, force: true });
+    process.once('exit', onExit);
     return {
       dir,
       caCert: join(dir, 'ca.crt'),
@@ -86,7 +89,10 @@ export async function makeTestCa(): Promise<TestCa> {
       clientKey: join(dir, 'client.key'),
       certDir,
       clientCertDir,
-      cleanup: () => rm(dir, { recursive: true, force: true }),
+      cleanup: async () => {
+        process.removeListener('exit', onExit);
+        await rm(dir, { recursive: true, force: true });
+      },
     };
   } catch (e) {
     await rm(dir, { recursive: true, force: true });

@@ -21,6 +21,7 @@
  */
 import { execFile } from 'node:child_process';
 import { X509Certificate, createPrivateKey, randomUUID, sign } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -197,6 +198,8 @@ export async function startTokenIssuer(opts: TokenIssuerOptions = {}): Promise<T
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
+  const onExit = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', onExit);
   return {
     realm: `http://127.0.0.1:${port}/token`,
     service,
@@ -204,6 +207,7 @@ export async function startTokenIssuer(opts: TokenIssuerOptions = {}): Promise<T
     rootCertBundle: join(dir, 'signer.crt'),
     requests,
     stop: async () => {
+      process.removeListener('exit', onExit);
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await rm(dir, { recursive: true, force: true });

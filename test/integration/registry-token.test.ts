@@ -1,13 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { inspect } from 'node:util';
+import { inspect, promisify } from 'node:util';
 import { TbahError } from '../../src/core/errors.js';
 import { RegistryClient } from '../../src/core/registry/client.js';
 import type { Credentials } from '../../src/core/registry/credentials.js';
 import { blob, pushTestImage, testImage } from '../helpers/image-blobs.js';
 import { type TokenRegistry, startTokenRegistry } from '../helpers/token-auth.js';
+
+const run = promisify(execFile);
 
 /**
  * Policy: anonymous may pull public/*; alice may pull and push everywhere;
@@ -122,4 +125,23 @@ test('an identity token (OAuth2 refresh token) is exchanged for access tokens', 
   assert.ok(reg.issuer.requests.some((r) => r.method === 'POST' && r.user === 'alice' && r.granted.includes('repository:alice/via-identity-token:pull,push')));
   const bad = client({ kind: 'identity-token', token: 'not-a-valid-refresh-token' });
   await assert.rejects(bad.checkCredentials(), (e: unknown) => e instanceof TbahError && e.code === 'unauthorized' && !e.message.includes('not-a-valid-refresh-token'));
+});
+
+test('token auth behind verified TLS (startTokenRegistry with tls)', async () => {
+  const secure = await startTokenRegistry({ users: { carol: 'carol-Secret-3' }, anonymousPull: false, tls: true });
+  try {
+    const c = new RegistryClient({ registry: secure.host, certDir: secure.ca!.certDir, credentials: { kind: 'basic', username: 'carol', password: 'carol-Secret-3' } });
+    const img = testImage();
+    await pushTestImage(c, 'carol/app', 'v1', img);
+    assert.equal((await c.getManifest('carol/app', 'v1')).digest, img.manifestDigest);
+    await c.close();
+    // containers/image agrees: skopeo gets through the same token flow and TLS setup.
+    const { stdout } = await run('skopeo', ['inspect', '--cert-dir', secure.ca!.certDir, '--creds', 'carol:carol-Secret-3', `docker://${secure.host}/carol/app:v1`]);
+    assert.equal((JSON.parse(stdout) as { Digest: string }).Digest, img.manifestDigest);
+    const anon = new RegistryClient({ registry: secure.host, certDir: secure.ca!.certDir });
+    await assert.rejects(anon.getManifest('carol/app', 'v1'), (e: unknown) => e instanceof TbahError && e.code === 'unauthorized');
+    await anon.close();
+  } finally {
+    await secure.stop();
+  }
 });
