@@ -498,11 +498,15 @@ export class RegistryClient {
       if (res.status === 401 && !authRetried) {
         const h = res.headers.get('www-authenticate');
         if (h !== null) this.challenge = preferred(parseWwwAuthenticate(h)) ?? this.challenge;
-        if (this.challenge !== undefined && (this.challenge.scheme === 'bearer' || auth === undefined)) {
+        const ch = this.challenge;
+        // Bearer: a fresh token may carry the scope. Basic: only worth it if credentials were not sent yet.
+        const retry = ch?.scheme === 'bearer' || (ch?.scheme === 'basic' && auth === undefined && this.credentials?.kind === 'basic');
+        if (retry) {
           await res.body?.cancel();
           this.tokens.delete(spec.scope);
           authRetried = true;
-          if ((await this.authorization(spec.scope, true, spec.ctx)) !== undefined) continue;
+          await this.authorization(spec.scope, true, spec.ctx);
+          continue;
         }
       }
       if (res.ok || (res.status >= 300 && res.status < 400) || spec.accept?.includes(res.status)) return res;
