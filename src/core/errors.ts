@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'unsupported'
   | 'lock-timeout'
   | 'network'
+  /** A registry wants (other) credentials: `tbah login` helps. */
+  | 'unauthorized'
+  /** Authenticated, but the account may not do this. */
+  | 'denied'
   | 'internal';
 
 export class TbahError extends Error {

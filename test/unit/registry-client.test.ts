@@ -5,6 +5,16 @@ import type { AddressInfo } from 'node:net';
 import { TbahError } from '../../src/core/errors.js';
 import { sha256Digest } from '../../src/core/oci.js';
 import { RegistryClient } from '../../src/core/registry/client.js';
+import {
+  type RegistryError,
+  type RequestContext,
+  classifyTransportError,
+  isTransientTransport,
+  parseDistributionErrors,
+  statusError,
+  transportError,
+} from '../../src/core/registry/errors.js';
+import { defaultCertDirs } from '../../src/core/registry/tls.js';
 
 /** A fake registry with a Bearer token server, flaky endpoints and a request log. */
 const log: string[] = [];
@@ -112,4 +122,102 @@ test('connection refused is retried then reported as network with a hint', async
   await new Promise<void>((r) => s.close(() => r()));
   const c = new RegistryClient({ registry: `127.0.0.1:${port}`, tlsVerify: false, attempts: 2, backoffMs: 1 });
   await assert.rejects(c.ping(), (e: unknown) => e instanceof TbahError && e.code === 'network' && /cannot reach registry/.test(e.message));
+});
+
+// --- Pure parts: error bodies, status → error mapping, transport classification, cert dirs.
+
+test('distribution error bodies are parsed tolerantly', () => {
+  assert.deepEqual(parseDistributionErrors('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}'), [
+    { code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: { Tag: 'x' } },
+  ]);
+  assert.deepEqual(parseDistributionErrors('{"errors":[{"code":"denied"},{"nocode":1},"junk"]}'), [{ code: 'DENIED' }]);
+  assert.deepEqual(parseDistributionErrors('404 page not found'), []);
+  assert.deepEqual(parseDistributionErrors('{"details":"incorrect username or password"}'), []);
+});
+
+const ctx = (over: Partial<RequestContext> = {}): RequestContext => ({ registry: 'reg.example:5000', action: 'pull', kind: 'manifest', repository: 'team/app', reference: '1', ...over });
+const err = (status: number, code: string | undefined, c: RequestContext, extra: { authenticated?: boolean; rejectedCredentials?: boolean; message?: string } = {}) =>
+  statusError({
+    status,
+    errors: code === undefined ? [] : [{ code, ...(extra.message === undefined ? {} : { message: extra.message }) }],
+    ctx: c,
+    authenticated: extra.authenticated ?? false,
+    ...(extra.rejectedCredentials === undefined ? {} : { rejectedCredentials: extra.rejectedCredentials }),
+    user: 'alice',
+    redact: (s) => s.split('hunter22').join('[redacted]'),
+  });
+
+test('each distribution error code maps to one actionable message and error code', () => {
+  const cases: Array<[RegistryError, string, RegExp]> = [
+    [err(404, 'MANIFEST_UNKNOWN', ctx()), 'not-found', /^manifest unknown: team\/app:1 not found on reg\.example:5000$/],
+    [err(404, 'MANIFEST_UNKNOWN', ctx({ reference: `sha256:${'a'.repeat(64)}` })), 'not-found', /team\/app@sha256:a{64} not found/],
+    [err(404, 'NAME_UNKNOWN', ctx()), 'not-found', /^name unknown: repository team\/app not found on reg\.example:5000$/],
+    [err(400, 'NAME_INVALID', ctx()), 'invalid-reference', /^name invalid: reg\.example:5000 does not accept the repository name "team\/app"$/],
+    [err(404, 'BLOB_UNKNOWN', ctx({ kind: 'blob', digest: 'sha256:abc' })), 'not-found', /^blob unknown: sha256:abc not found in team\/app/],
+    [err(400, 'DIGEST_INVALID', ctx({ kind: 'upload', action: 'push', digest: 'sha256:abc' })), 'corrupt', /^digest invalid: .* rejected sha256:abc for team\/app/],
+    [err(429, 'TOOMANYREQUESTS', ctx()), 'network', /^too many requests: reg\.example:5000 is rate-limiting pulls of team\/app$/],
+    [err(403, 'DENIED', ctx({ action: 'push' }), { authenticated: true }), 'denied', /^denied: reg\.example:5000 does not allow user "alice" to push to team\/app$/],
+    [err(401, 'UNAUTHORIZED', ctx()), 'unauthorized', /^unauthorized: reg\.example:5000 requires authentication for pulling team\/app$/],
+    [err(401, undefined, ctx({ kind: 'token' }), { authenticated: true, rejectedCredentials: true }), 'unauthorized', /^unauthorized: reg\.example:5000 rejected the credentials of user "alice"$/],
+    [err(401, undefined, ctx({ action: 'push' }), { authenticated: true }), 'denied', /does not allow user "alice" to push to team\/app/],
+    [err(502, undefined, ctx()), 'network', /^manifest team\/app:1: reg\.example:5000 answered HTTP 502$/],
+  ];
+  for (const [e, code, re] of cases) {
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, re);
+  }
+  assert.match(err(401, 'UNAUTHORIZED', ctx()).hint ?? '', /tbah login reg\.example:5000/);
+  assert.equal(err(429, 'TOOMANYREQUESTS', ctx()).transient, true);
+  assert.equal(err(503, undefined, ctx()).transient, true);
+  assert.equal(err(404, 'MANIFEST_UNKNOWN', ctx()).transient, false);
+});
+
+test('registry-supplied text is redacted, flattened and bounded', () => {
+  const e = err(401, 'UNAUTHORIZED', ctx({ kind: 'token' }), { authenticated: true, rejectedCredentials: true, message: 'bad password hunter22\nfor alice' });
+  assert.ok(!e.message.includes('hunter22'));
+  assert.match(e.message, /registry said: bad password \[redacted\] for alice/);
+  assert.ok(err(500, 'X', ctx(), { message: 'y'.repeat(5000) }).message.length < 400);
+});
+
+test('transport errors are classified from the fetch error chain', () => {
+  const fetchErr = (code: string, message = code): Error => new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) });
+  assert.equal(classifyTransportError(fetchErr('ERR_SSL_WRONG_VERSION_NUMBER')), 'plain-http');
+  assert.equal(classifyTransportError(fetchErr('UNABLE_TO_VERIFY_LEAF_SIGNATURE')), 'tls-untrusted');
+  assert.equal(classifyTransportError(fetchErr('SELF_SIGNED_CERT_IN_CHAIN')), 'tls-untrusted');
+  assert.equal(classifyTransportError(fetchErr('ERR_TLS_CERT_ALTNAME_INVALID')), 'tls-name');
+  assert.equal(classifyTransportError(fetchErr('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'sslv3 alert bad certificate')), 'tls-client-cert');
+  assert.equal(classifyTransportError(fetchErr('ECONNREFUSED')), 'refused');
+  assert.equal(classifyTransportError(fetchErr('ENOTFOUND')), 'dns');
+  assert.equal(classifyTransportError(fetchErr('UND_ERR_SOCKET', 'other side closed')), 'reset');
+  assert.equal(classifyTransportError(fetchErr('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH')), 'length');
+  assert.equal(isTransientTransport(fetchErr('ECONNRESET')), true);
+  assert.equal(isTransientTransport(fetchErr('UNABLE_TO_VERIFY_LEAF_SIGNATURE')), false);
+  const e = transportError({
+    error: fetchErr('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'),
+    ctx: ctx({ kind: 'ping' }),
+    host: 'reg.example:5000',
+    tlsVerify: true,
+    certDir: undefined,
+    https: true,
+    clientCert: false,
+    redact: (s) => s,
+  });
+  assert.equal(e.message, 'TLS: cannot verify the certificate of reg.example:5000: unable to verify the first certificate');
+  assert.match(e.hint ?? '', /\/etc\/containers\/certs\.d\/reg\.example:5000\//);
+  assert.match(e.hint ?? '', /--tls-verify=false/);
+});
+
+test('cert dirs are searched as containers/image does: per-user (rootless only), then /etc/containers, then /etc/docker', () => {
+  assert.deepEqual(defaultCertDirs('reg:5000', { HOME: '/home/u' }, 1000), [
+    '/home/u/.config/containers/certs.d/reg:5000',
+    '/etc/containers/certs.d/reg:5000',
+    '/etc/docker/certs.d/reg:5000',
+  ]);
+  assert.deepEqual(defaultCertDirs('reg:5000', { XDG_CONFIG_HOME: '/x' }, 1000)[0], '/x/containers/certs.d/reg:5000');
+  assert.deepEqual(defaultCertDirs('reg', {}, 0), ['/etc/containers/certs.d/reg', '/etc/docker/certs.d/reg']);
+});
+
+test('docker.io is reached through registry-1.docker.io', () => {
+  assert.equal(new RegistryClient({ registry: 'docker.io' }).host, 'registry-1.docker.io');
+  assert.equal(new RegistryClient({ registry: 'quay.io' }).host, 'quay.io');
 });
