@@ -135,10 +135,11 @@ export async function login(o: LoginOptions): Promise<LoginResult> {
   const t = parseLoginTarget(o.target);
   const src = sourcesOf(o);
   const reach: RegistryAccess = { ...(o.tlsVerify === undefined ? {} : { tlsVerify: o.tlsVerify }), ...(o.certDir === undefined ? {} : { certDir: o.certDir }) };
-  const current = (await locateCredentials(t.registry, repositoryOf(t), src))?.credentials;
-  const currentUser = current?.kind === 'basic' ? current.username : undefined;
   let username = o.username ?? '';
   let password = o.password ?? '';
+  // What is on file matters only when something must be asked for (or is already valid).
+  const current = username !== '' && password !== '' ? undefined : (await locateCredentials(t.registry, repositoryOf(t), src))?.credentials;
+  const currentUser = current?.kind === 'basic' ? current.username : undefined;
 
   if (username === '' && password === '' && current?.kind === 'basic') {
     o.onNote?.(`Authenticating with existing credentials for ${t.key}`);
