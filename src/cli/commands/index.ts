@@ -8,6 +8,7 @@ import * as copy from './copy.js';
 import * as from from './from.js';
 import * as images from './images.js';
 import * as inspect from './inspect.js';
+import * as login from './login.js';
 import * as mount from './mount.js';
 import * as pull from './pull.js';
 import * as push from './push.js';
@@ -18,7 +19,7 @@ import * as tag from './tag.js';
 import * as version from './version.js';
 
 export function registerCommands(program: Command): void {
-  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rm, rmi, version]) m.register(program);
+  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rm, rmi, login, version]) m.register(program);
   // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
   for (const c of program.commands) c.passThroughOptions().option('--root <dir>', 'store root (also accepted before the command)');
   // `run` is the exception: everything after the container name is the command.
