@@ -49,8 +49,8 @@ function skopeo(args: string[], opts: { input?: string; env?: Record<string, str
   return res;
 }
 
-// The registry speaks plain HTTP. (`--no-tls-verify` is `--tls-verify=false`.)
-const NO_TLS = '--no-tls-verify';
+// The registry speaks plain HTTP.
+const NO_TLS = '--tls-verify=false';
 
 before(async () => {
   reg = await startRegistry({ user: { name: USER, password: PASSWORD } });

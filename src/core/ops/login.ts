@@ -121,9 +121,9 @@ async function checkAgainstRegistry(t: LoginTarget, credentials: Credentials, o:
   await client.checkCredentials();
 }
 
-/** The client's 401/403 errors ("…: unauthorized by HOST"); everything else (unreachable, TLS) passes through. */
+/** The registry refused the credentials (401/403); everything else (unreachable, TLS) passes through. */
 function isUnauthorized(e: unknown): boolean {
-  return e instanceof TbahError && e.code === 'network' && /: (unauthorized|access denied) by /.test(e.message);
+  return e instanceof TbahError && (e.code === 'unauthorized' || e.code === 'denied');
 }
 
 /**
@@ -177,7 +177,7 @@ export async function login(o: LoginOptions): Promise<LoginResult> {
     await checkAgainstRegistry(t, { kind: 'basic', username, password }, reach);
   } catch (e) {
     if (!isUnauthorized(e)) throw e;
-    throw new TbahError('network', `logging into ${t.key}: invalid username/password (unauthorized by ${t.registry})`, {
+    throw new TbahError('unauthorized', `logging into ${t.key}: invalid username/password (unauthorized by ${t.registry})`, {
       hint: `check the username and password; nothing was written to ${where}`,
     });
   }
