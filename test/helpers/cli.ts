@@ -29,17 +29,25 @@ export class Sandbox {
   }
 
   /** Like run, without blocking the event loop (for tests that serve HTTP in-process). */
-  runAsync(args: string[], opts: { env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
+  runAsync(args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<RunResult> {
     const env: Record<string, string | undefined> = { ...process.env, TBAH_ROOT: this.store, NO_COLOR: '1', ...opts.env };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [tbahBin, ...args], { cwd: this.dir, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [tbahBin, ...args], { cwd: this.dir, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+      child.stdin.end(opts.input ?? '');
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
       child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
       child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
     });
+  }
+
+  /** runAsync, demanding success; returns trimmed stdout. */
+  async okAsync(args: string[], opts: Parameters<Sandbox['runAsync']>[1] = {}): Promise<string> {
+    const r = await this.runAsync(args, opts);
+    if (r.status !== 0) throw new Error(`tbah ${args.join(' ')} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return r.stdout.trim();
   }
 
   /** Run and demand success; returns trimmed stdout. */
