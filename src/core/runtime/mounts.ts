@@ -212,8 +212,10 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
           mounts.push({ type: 'bind', source: r.source, target: r.target, readonly: r.readonly ?? false, ...(r.options ? { options: r.options } : {}) });
           continue;
         }
-        overlayAt ??= await overlayScratch(ctx.scratch);
-        if (overlayAt !== ctx.scratch) removals.push(overlayAt);
+        if (overlayAt === undefined) {
+          overlayAt = await overlayScratch(ctx.scratch);
+          if (overlayAt !== ctx.scratch) removals.push(overlayAt);
+        }
         if (!st.isDirectory()) {
           // A file cannot be an overlay's lower layer: the run writes to its own copy instead.
           const copy = path.join(overlayAt, `file-${n}`);

@@ -152,7 +152,7 @@ export async function runtimeVerdict(rt: RuntimeChoice, cacheDir: string | undef
 }
 
 function hybridError(rt: RuntimeChoice, v: Verdict): TbahError {
-  return new TbahError('unsupported', `${rt.name} cannot run containers on this host: cgroups in hybrid mode (cgroup v1 and v2 together) are not supported by ${rt.name} (${v.message ?? ''})`, {
+  return new TbahError('unsupported', `${rt.name} cannot run containers on this host: it does not support hybrid cgroups (v1 and v2 together): "${v.message ?? ''}"`, {
     hint: 'use --runtime runc, or --isolation chroot',
   });
 }
