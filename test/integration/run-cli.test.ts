@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -315,19 +315,42 @@ describe('tbah run: cache sharing', { skip: !root || !hasCommand('runc') ? 'need
     t.after(h.stop);
     let dir: string | undefined;
     await until(() => (dir = heldIn(h.dirs())) !== undefined);
-    const lockFile = `${dir}.lock`;
-    const ino = statSync(lockFile).ino;
-    const second = sb.runAsync(['run', '--mount', 'type=cache,id=lk-id,target=/c,sharing=locked', c2, '--', 'sh', '-c', 'echo second >> /c/log']);
+    const child = spawn(process.execPath, [tbahBin, 'run', '--mount', 'type=cache,id=lk-id,target=/c,sharing=locked', c2, '--', 'sh', '-c', 'echo second >> /c/log'],
+      { env: { ...process.env, TBAH_ROOT: sb.store }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const second = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     let secondDone = false;
     void second.then(() => { secondDone = true; });
-    // The second run must be blocked on the cache's lock (a waiter in /proc/locks), never finish first.
-    const waiting = (): boolean => readFileSync('/proc/locks', 'utf8').split('\n').some((l) => l.includes('->') && l.includes(`:${ino} `));
-    await until(() => waiting() || secondDone);
-    assert.ok(!secondDone, 'the second run did not wait for the lock');
+    // The second run must say it waits for the cache, and never finish first.
+    await until(() => stderr.includes('\n') || secondDone);
+    assert.equal(stderr, 'tbah: waiting for the cache lk-id: another run is using it\n');
+    assert.ok(!secondDone, 'the second run did not wait for the cache');
     writeFileSync(path.join(dir!, 'go'), '');
     assert.equal(await h.done, 0);
-    assert.equal((await second).status, 0);
+    assert.equal(await second, 0);
     assert.equal(readFileSync(path.join(dir!, 'log'), 'utf8'), 'held\nreleased\nsecond\n');
+  });
+
+  test('Ctrl-C while waiting for a locked cache ends the wait: 130, nothing left behind', { timeout: 120_000 }, async (t) => {
+    const h = holder('locked', 'int-id');
+    t.after(h.stop);
+    let dir: string | undefined;
+    await until(() => (dir = heldIn(h.dirs())) !== undefined);
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'tbah-wait-'));
+    t.after(() => rmSync(tmp, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [tbahBin, 'run', '--mount', 'type=cache,id=int-id,target=/c,sharing=locked', c2, '--', 'sh', '-c', 'echo never >> /c/log'],
+      { env: { ...process.env, TBAH_ROOT: sb.store, TMPDIR: tmp }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const second = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await until(() => stderr.includes('waiting for the cache'));
+    child.kill('SIGINT');
+    assert.equal(await second, 130);
+    assert.deepEqual(readdirSync(tmp), []);
+    writeFileSync(path.join(dir!, 'go'), '');
+    assert.equal(await h.done, 0);
+    assert.equal(readFileSync(path.join(dir!, 'log'), 'utf8'), 'held\nreleased\n');
   });
 });
 

@@ -48,6 +48,7 @@ export function register(program: Command): void {
         ...(o.runtime !== undefined ? { runtime: o.runtime } : {}),
         ...(o.tty ? { terminal: true } : {}),
         onWarning: warn,
+        onNotice: (msg: string) => { process.stderr.write(`tbah: ${msg}\n`); },
       });
       process.exitCode = code;
     });

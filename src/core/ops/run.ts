@@ -33,6 +33,8 @@ export interface RunContainerOptions {
   runtime?: string;
   terminal?: boolean;
   onWarning?: (msg: string) => void;
+  /** One-line notices, e.g. waiting for a cache another run holds. */
+  onNotice?: (msg: string) => void;
 }
 
 /** Returns the command's exit status. */
@@ -59,6 +61,7 @@ export async function runContainer(store: Store, opts: RunContainerOptions): Pro
       ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
       ...(opts.terminal ? { terminal: true } : {}),
       ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
       cacheDir: store.paths.cacheDir,
       verdictDir: store.paths.tmpDir,
       name: state.id.slice(0, 12),

@@ -65,12 +65,16 @@ export interface PrepareContext {
   cacheRoot?: string;
   secrets?: SecretSource[];
   env?: NodeJS.ProcessEnv;
+  /** Ends a wait for a busy cache (the run was interrupted). */
+  signal?: AbortSignal;
+  /** Told once when a cache is busy and the run waits for it. */
+  onNotice?: (msg: string) => void;
 }
 
 const TMPFS_MAGIC = 0x01021994;
 const OVERLAYFS_MAGIC = 0x794c7630;
-/** Waiting for a cache held by another build has no useful deadline (setTimeout's largest). */
-const CACHE_LOCK_WAIT_MS = 2 ** 31 - 1;
+/** How often a run waiting for a busy cache tries again (a blocking lock wait could not be interrupted). */
+const CACHE_RETRY_MS = 100;
 
 async function fsType(p: string): Promise<number | undefined> {
   try {
@@ -127,19 +131,34 @@ async function ensureCacheDir(dir: string, mode: number, uid: number, gid: numbe
  * The cache directory a request gets, with the lock that stands for its use:
  * shared users hold a shared lock, `locked` an exclusive one (so it waits for
  * everyone else), `private` the first instance nobody holds (creating a new
- * one when all are busy).
+ * one when all are busy). A busy cache is waited for, with a notice, until it
+ * is free or the run is interrupted.
  */
-async function acquireCache(cacheRoot: string, key: string, sharing: CacheSharing): Promise<{ dir: string; lock: Lock }> {
+async function acquireCache(cacheRoot: string, key: string, req: CacheRequest, ctx: PrepareContext): Promise<{ dir: string; lock: Lock }> {
   await fsp.mkdir(cacheRoot, { recursive: true, mode: 0o700 });
-  if (sharing !== 'private') {
-    const lock = await Lock.acquire(path.join(cacheRoot, `${key}.lock`), sharing === 'locked' ? 'exclusive' : 'shared', CACHE_LOCK_WAIT_MS);
-    return { dir: path.join(cacheRoot, key), lock };
+  const sharing = req.sharing ?? 'shared';
+  if (sharing === 'private') {
+    for (let n = 0; ; n++) {
+      const name = n === 0 ? key : `${key}-${n}`;
+      const lock = await Lock.tryAcquire(path.join(cacheRoot, `${name}.lock`), 'exclusive');
+      if (lock) return { dir: path.join(cacheRoot, name), lock };
+    }
   }
-  for (let n = 0; ; n++) {
-    const name = n === 0 ? key : `${key}-${n}`;
-    const lock = await Lock.tryAcquire(path.join(cacheRoot, `${name}.lock`), 'exclusive');
-    if (lock) return { dir: path.join(cacheRoot, name), lock };
+  const file = path.join(cacheRoot, `${key}.lock`);
+  const mode = sharing === 'locked' ? 'exclusive' : 'shared';
+  let lock = await Lock.tryAcquire(file, mode);
+  if (!lock) {
+    ctx.onNotice?.(`waiting for the cache ${req.id ?? req.target}: ${sharing === 'locked' ? 'another run is using it' : 'another run holds it with sharing=locked'}`);
+    while (!(lock = await Lock.tryAcquire(file, mode))) {
+      if (ctx.signal?.aborted) throw new TbahError('internal', 'interrupted while waiting for a cache');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, CACHE_RETRY_MS);
+        function done(): void { clearTimeout(t); ctx.signal?.removeEventListener('abort', done); resolve(); }
+        ctx.signal?.addEventListener('abort', done, { once: true });
+      });
+    }
   }
+  return { dir: path.join(cacheRoot, key), lock };
 }
 
 function overlayPathOk(p: string): boolean {
@@ -171,19 +190,18 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
     ];
 
     // Cache locks are taken in key order, once per key, so two runs never wait on each other in a cycle.
-    const caches = new Map<string, { sharing: CacheSharing; dir?: string; req: CacheRequest }>();
+    const caches = new Map<string, { dir?: string; req: CacheRequest }>();
     for (const r of all) {
       if (r.type !== 'cache') continue;
       if (ctx.cacheRoot === undefined) throw new TbahError('internal', 'cache mounts need the store\'s cache directory');
       const key = cacheKey(r.id ?? r.target);
-      const sharing = r.sharing ?? 'shared';
       const prev = caches.get(key);
       const rank = { shared: 0, private: 1, locked: 2 } as const;
-      if (!prev || rank[sharing] > rank[prev.sharing]) caches.set(key, { sharing, req: r });
+      if (!prev || rank[r.sharing ?? 'shared'] > rank[prev.req.sharing ?? 'shared']) caches.set(key, { req: r });
     }
     for (const key of [...caches.keys()].sort()) {
       const c = caches.get(key)!;
-      const { dir, lock } = await acquireCache(ctx.cacheRoot!, key, c.sharing);
+      const { dir, lock } = await acquireCache(ctx.cacheRoot!, key, c.req, ctx);
       locks.push(lock);
       await ensureCacheDir(dir, c.req.mode ?? 0o755, c.req.uid ?? 0, c.req.gid ?? 0);
       c.dir = dir;

@@ -45,6 +45,8 @@ export interface RunOptions
   verdictDir?: string;
   /** Called with one-line warnings (a runtime fallback). */
   onWarning?: (msg: string) => void;
+  /** Called with one-line notices (waiting for a busy cache). */
+  onNotice?: (msg: string) => void;
   /** Part of the runtime's container name, e.g. the working container's short id. */
   name?: string;
   /** Passed to spawn; defaults to inheriting ours. */
@@ -158,12 +160,15 @@ class SignalRelay {
   private exited = false;
   /** A signal that arrived before the command was started: the run is abandoned. */
   interrupted: NodeJS.Signals | undefined;
+  /** Aborted by that signal, to end waits before the start (a busy cache). */
+  readonly abort = new AbortController();
   /** The signal we carried out with SIGKILL: the run's status is 128+N for it. */
   killedFor: NodeJS.Signals | undefined;
 
   private readonly onSignal = (sig: NodeJS.Signals): void => {
     if (this.child === undefined) {
       this.interrupted ??= sig;
+      this.abort.abort();
       return;
     }
     this.count++;
@@ -327,11 +332,18 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
     const created = new Set<string>();
     const etc: EtcFile[] = [];
     try {
-      prepared = await prepareMounts(opts.mounts ?? [], {
-        scratch: bundle,
-        ...(opts.cacheDir !== undefined ? { cacheRoot: opts.cacheDir } : {}),
-        ...(opts.secrets !== undefined ? { secrets: opts.secrets } : {}),
-      });
+      try {
+        prepared = await prepareMounts(opts.mounts ?? [], {
+          scratch: bundle,
+          signal: relay.abort.signal,
+          ...(opts.cacheDir !== undefined ? { cacheRoot: opts.cacheDir } : {}),
+          ...(opts.secrets !== undefined ? { secrets: opts.secrets } : {}),
+          ...(opts.onNotice !== undefined ? { onNotice: opts.onNotice } : {}),
+        });
+      } catch (err) {
+        if (relay.interrupted !== undefined) return 128 + signum(relay.interrupted);
+        throw err;
+      }
       // Host DNS and hosts, and the container's hostname, from copies: only what the command changes is kept.
       const hostname = opts.hostname ?? 'tbah';
       for (const [target, content] of [
