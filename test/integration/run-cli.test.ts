@@ -256,6 +256,49 @@ for (const isolation of ['oci', 'chroot'] as const) {
         rmSync(tmp, { recursive: true, force: true });
       }
     });
+
+    test('tbah killed with SIGKILL: the next run or commit removes what it left', { timeout: 120_000 }, async () => {
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'tbah-kill9-'));
+      const gate = sb.path(`gate-${isolation}`);
+      mkdirSync(gate);
+      const id = sb.ok(['inspect', '--format', '{{.ContainerID}}', c]);
+      const tenv = { ...process.env, ...env, TBAH_ROOT: sb.store, TMPDIR: tmp };
+      writeFileSync(path.join(gate, 'k'), 'kill9-secret');
+      try {
+        const child = spawn(process.execPath, [tbahBin, 'run', '-v', `${gate}:/gate`, '--mount', 'type=tmpfs,target=/scratch', '--secret', `id=k,src=${path.join(gate, 'k')}`, c, '--',
+          'sh', '-c', 'touch /gate/started; while [ ! -e /gate/go ]; do sleep 0.05; done; touch /gate/finished'], { env: tenv, stdio: 'ignore' });
+        const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+        await until(() => existsSync(path.join(gate, 'started')));
+        const bundle = readdirSync(tmp).find((n) => n.startsWith('tbah-run-'))!;
+        const pid = Number(readFileSync(path.join(tmp, bundle, 'pid'), 'utf8'));
+        child.kill('SIGKILL');
+        await exited;
+        if (isolation === 'chroot') {
+          // The helper dies with tbah and takes the command with it.
+          await until(() => !existsSync(`/proc/${pid}`));
+          assert.ok(!existsSync(path.join(gate, 'finished')));
+        } else {
+          // runc's container runs on to its end, then stays stopped in runc's state.
+          writeFileSync(path.join(gate, 'go'), '');
+          await until(() => existsSync(path.join(gate, 'finished')) && !existsSync(`/proc/${pid}`));
+        }
+        assert.ok(existsSync(path.join(rootfs, 'gate')) && existsSync(path.join(rootfs, 'scratch')), 'the killed run left its mount points');
+        sb.ok(['commit', c, `afterkill-${isolation}:1`]);
+        const names = await lastLayer(sb, `afterkill-${isolation}:1`);
+        for (const trace of ['gate', 'scratch', 'run', 'proc', 'sys', 'dev', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf']) {
+          assert.ok(!names.includes(trace), `${trace} in the layer after a killed run: ${names.join(', ')}`);
+          assert.ok(!existsSync(path.join(rootfs, trace)), `${trace} left in the rootfs`);
+        }
+        // The next run, in the same TMPDIR, removes the dead run's bundle (and runc's stopped container).
+        assert.equal(sb.ok(['run', c, '--', 'true'], { env: { ...env, TMPDIR: tmp } }), '');
+        assert.deepEqual(readdirSync(tmp), []);
+        assert.deepEqual(runcState().filter((n) => n.startsWith(`tbah-${id.slice(0, 12)}`)), []);
+        assert.ok(!readdirSync('/dev/shm').some((n) => n.startsWith('tbah-secrets-') && readdirSync(path.join('/dev/shm', n)).length > 0
+          && allBytes(path.join('/dev/shm', n)).some((f) => f.data.includes('kill9-secret'))), 'the secret copy is gone');
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
   });
 }
 

@@ -4,6 +4,7 @@
  * a commit cannot read a half-changed rootfs. Never commits anything itself.
  */
 import { TbahError } from '../errors.js';
+import { recoverInterruptedRun } from '../runtime/mount-points.js';
 import { runInContainer } from '../runtime/run.js';
 import type { MountRequest, SecretSource } from '../runtime/mounts.js';
 import type { Isolation } from '../runtime/select.js';
@@ -45,7 +46,10 @@ export async function runContainer(store: Store, opts: RunContainerOptions): Pro
   return store.containers.withContainer(opts.container, async (state) => {
     const cfg = state.image.config.config ?? {};
     const user = opts.user ?? (cfg.User || undefined);
-    return runInContainer(store.containers.rootfs(state.id), {
+    const rootfs = store.containers.rootfs(state.id);
+    const journal = store.containers.runJournal(state.id);
+    await recoverInterruptedRun(rootfs, journal);
+    return runInContainer(rootfs, {
       args: opts.args,
       imageEnv: cfg.Env ?? [],
       env: opts.env ?? [],
@@ -65,6 +69,7 @@ export async function runContainer(store: Store, opts: RunContainerOptions): Pro
       cacheDir: store.paths.cacheDir,
       verdictDir: store.paths.tmpDir,
       name: state.id.slice(0, 12),
+      journal,
     });
   });
 }

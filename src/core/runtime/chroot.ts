@@ -27,6 +27,8 @@ const PRCTL_SYSCALL: Partial<Record<NodeJS.Architecture, number>> = {
  * The helper. Its plan file is a list of NUL-separated records, each `COUNT\0FIELD…`;
  * the last record is `exec`. The parent ignores the signals tbah handles (tbah
  * signals the command itself), waits, and exits with the child's status or 128+N.
+ * Both die with their parent (PR_SET_PDEATHSIG), so a killed tbah leaves no
+ * command running and, with the namespace gone, no mounts.
  */
 const HELPER = String.raw`
 use strict; use warnings; use POSIX (); use Fcntl; use Socket;
@@ -70,6 +72,7 @@ sub setup {
   POSIX::setuid($uid) or die "setuid $uid: $!\n"; die "setuid $uid did not take\n" if $< != $uid || $> != $uid;
 }
 $SIG{$_} = 'IGNORE' for qw(INT TERM HUP QUIT);
+my $tbah = getppid(); syscall($prctl, 1, 9, 0, 0, 0); POSIX::_exit(137) if getppid() != $tbah;
 my $pid = fork(); die "fork: $!\n" if !defined $pid;
 if ($pid == 0) {
   $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP QUIT);

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { TbahError, isErrno } from '../errors.js';
 import { Lock } from '../store/lock.js';
+import { markOwned } from './orphans.js';
 import type { RunMount } from './spec.js';
 
 export interface BindRequest {
@@ -88,7 +89,9 @@ async function fsType(p: string): Promise<number | undefined> {
 async function secretDir(scratch: string): Promise<string> {
   if (await fsType('/dev/shm') === TMPFS_MAGIC) {
     try {
-      return await fsp.mkdtemp('/dev/shm/tbah-secrets-'); // mkdtemp makes it 0700
+      const d = await fsp.mkdtemp('/dev/shm/tbah-secrets-'); // mkdtemp makes it 0700
+      await markOwned(d);
+      return d;
     } catch {
       // read-only or full /dev/shm: fall back to the private run directory
     }
@@ -101,7 +104,9 @@ async function secretDir(scratch: string): Promise<string> {
 /** Overlay upper dirs cannot live on overlayfs (a container's /tmp, for one); /dev/shm then. */
 async function overlayScratch(scratch: string): Promise<string> {
   if (await fsType(scratch) !== OVERLAYFS_MAGIC) return scratch;
-  return fsp.mkdtemp('/dev/shm/tbah-overlay-');
+  const d = await fsp.mkdtemp('/dev/shm/tbah-overlay-');
+  await markOwned(d);
+  return d;
 }
 
 export function cacheKey(id: string): string {

@@ -15,7 +15,10 @@ import path from 'node:path';
 import { isatty } from 'node:tty';
 import { TbahError, isErrno } from '../errors.js';
 import { mkdirAllInRoot, resolveInRoot } from '../layer/secure-path.js';
+import { writeJsonAtomic } from '../util/fsx.js';
 import { prepareChroot } from './chroot.js';
+import { missingComponents, removeMountPoints } from './mount-points.js';
+import { markOwned, sweepOrphans } from './orphans.js';
 import { prepareMounts } from './mounts.js';
 import type { MountRequest, PreparedMounts, SecretSource } from './mounts.js';
 import { findExecutable, runtimeStateDir, selectRuntime } from './select.js';
@@ -47,6 +50,11 @@ export interface RunOptions
   onWarning?: (msg: string) => void;
   /** Called with one-line notices (waiting for a busy cache). */
   onNotice?: (msg: string) => void;
+  /**
+   * A file that lists the mount points made in the rootfs while the run is on, so
+   * that `recoverInterruptedRun` can remove them if tbah is killed (SIGKILL).
+   */
+  journal?: string;
   /** Part of the runtime's container name, e.g. the working container's short id. */
   name?: string;
   /** Passed to spawn; defaults to inheriting ours. */
@@ -90,42 +98,6 @@ export async function checkCommand(rootfs: string, cmd: string, envPath: string,
   throw new TbahError('not-found', `run: command "${cmd}" not found in the container`, {
     hint: cmd.includes('/') ? 'check the path inside the container' : `looked in PATH=${envPath}`, exitCode: 127,
   });
-}
-
-/**
- * The components of `target` (container path) that do not exist yet, outermost first.
- * These are what the runtime will create as mount points and what we remove afterwards.
- */
-async function missingComponents(rootfs: string, target: string): Promise<string[]> {
-  const parts = path.posix.normalize(`/${target}`).split('/').filter((p) => p !== '');
-  const missing: string[] = [];
-  for (let i = 1; i <= parts.length; i++) {
-    const p = `/${parts.slice(0, i).join('/')}`;
-    if (missing.length > 0) { missing.push(p); continue; }
-    try {
-      await fsp.lstat(await resolveInRoot(rootfs, p, { followFinal: false }));
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
-      missing.push(p);
-    }
-  }
-  return missing;
-}
-
-/** Remove run-only mount points, deepest first; only empty dirs and empty files go. */
-async function removeMountPoints(rootfs: string, created: Set<string>): Promise<void> {
-  const byDepth = [...created].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a));
-  for (const p of byDepth) {
-    const host = path.join(rootfs, p);
-    try {
-      const st = await fsp.lstat(host);
-      if (st.isDirectory()) await fsp.rmdir(host);
-      else if (st.isFile() && st.size === 0) await fsp.unlink(host);
-    } catch (err) {
-      // Not empty means the command put content there: that is its change, keep it.
-      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EBUSY')) throw err;
-    }
-  }
 }
 
 async function readOr(file: string, fallback: string): Promise<Buffer> {
@@ -325,8 +297,11 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
     await mkdirAllInRoot(root, cwd);
     await checkCommand(root, opts.args[0] as string, envPath, cwd);
 
+    await sweepOrphans(rt);
     const bundle = await fsp.mkdtemp(path.join(os.tmpdir(), 'tbah-run-'));
-    const id = `tbah-${opts.name ? `${opts.name}-` : ''}${randomBytes(6).toString('hex')}`;
+    await markOwned(bundle);
+    // The id names our pid, so a later run can tell a container whose tbah was killed (orphans.ts).
+    const id = `tbah-${opts.name ? `${opts.name}-` : ''}${process.pid}-${randomBytes(4).toString('hex')}`;
     let prepared: PreparedMounts | undefined;
     let started = false;
     const created = new Set<string>();
@@ -363,6 +338,7 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
       for (const t of [...STANDARD_TARGETS, ...mounts.map((m) => m.target)]) for (const p of await missingComponents(root, t)) created.add(p);
       // The working dir is created for good (as Buildah does), so it and its parents stay.
       for (let d = cwd; d !== '/'; d = path.posix.dirname(d)) created.delete(d);
+      if (opts.journal !== undefined) await writeJsonAtomic(opts.journal, { version: 1, created: [...created] }, 0o600);
 
       const spec = buildSpec({
         args: opts.args, rootfs: root, env: finalEnv, cwd,
@@ -396,6 +372,7 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
       await prepared?.release();
       await fsp.rm(bundle, { recursive: true, force: true });
       await removeMountPoints(root, created);
+      if (opts.journal !== undefined) await fsp.rm(opts.journal, { force: true });
     }
   } finally {
     relay.dispose();
