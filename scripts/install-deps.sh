@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
-  for p in skopeo umoci busybox-static zstd attr runc docker-registry buildah openssl python3; do
+  for p in skopeo umoci busybox-static zstd attr runc crun docker-registry buildah openssl python3; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if [ "${#need[@]}" -gt 0 ]; then

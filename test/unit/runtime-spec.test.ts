@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSpec, mergeEnv, normalizeCap, DEFAULT_PATH, DEFAULT_CAPABILITIES } from '../../src/core/runtime/spec.js';
+import { buildSpec, mergeEnv, normalizeCap, CAPABILITY_NUMBERS, DEFAULT_PATH, DEFAULT_CAPABILITIES } from '../../src/core/runtime/spec.js';
 import { TbahError } from '../../src/core/errors.js';
 
 const base = { args: ['sh', '-c', 'true'], rootfs: '/var/x/rootfs' };
@@ -108,4 +108,16 @@ test('spec is JSON-serializable and independent of the input arrays', () => {
   const s = buildSpec({ ...base, args });
   args.push('mutated');
   assert.deepEqual(JSON.parse(JSON.stringify(s)).process.args, ['echo', 'hi']);
+});
+
+test('unknown capability names are refused; every default has a number', () => {
+  assert.throws(() => buildSpec({ ...base, capAdd: ['CAP_NOPE'] }), /unknown capability CAP_NOPE/);
+  assert.throws(() => buildSpec({ ...base, capDrop: ['bogus'] }), /unknown capability CAP_BOGUS/);
+  for (const c of DEFAULT_CAPABILITIES) assert.equal(typeof CAPABILITY_NUMBERS[c], 'number');
+  assert.equal(CAPABILITY_NUMBERS['CAP_SETFCAP'], 31);
+});
+
+test('overlay mounts carry their lower/upper/work options', () => {
+  const s = buildSpec({ ...base, mounts: [{ type: 'overlay', target: '/b', options: ['lowerdir=/l', 'upperdir=/u', 'workdir=/w'] }] });
+  assert.deepEqual(s.mounts.at(-1), { destination: '/b', type: 'overlay', source: 'overlay', options: ['lowerdir=/l', 'upperdir=/u', 'workdir=/w'] });
 });

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
 import { collect, getStore } from '../context.js';
+import { warn } from '../output.js';
 
 interface RunFlags {
-  user?: string; workingdir?: string; env?: string[]; volume?: string[]; mount?: string[];
-  network?: string; hostname?: string; capAdd?: string[]; capDrop?: string[]; runtime?: string; tty?: boolean;
+  user?: string; workingdir?: string; env?: string[]; volume?: string[]; mount?: string[]; secret?: string[];
+  network?: string; hostname?: string; capAdd?: string[]; capDrop?: string[]; runtime?: string; isolation?: string; tty?: boolean;
 }
 
 export function register(program: Command): void {
@@ -16,15 +17,18 @@ export function register(program: Command): void {
     .option('--workingdir <dir>', 'working directory (created if missing); default: the image\'s WorkingDir')
     .option('-e, --env <K=V>', 'environment variable for this run only', collect)
     .option('-v, --volume <src:dst[:ro]>', 'bind-mount a host path (writes go to the host)', collect)
-    .option('--mount <spec>', 'type=bind,source=…,target=… (read-only) or type=tmpfs,target=…', collect)
+    .option('--mount <spec>', 'type=bind|tmpfs|cache|secret,… (see docs/run.md); never part of a layer', collect)
+    .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret at /run/secrets/ID (mode 0400) for this run only', collect)
     .option('--network <mode>', 'host (default) or none')
-    .option('--hostname <name>', 'host name inside the container')
+    .option('--hostname <name>', 'host name inside the container (default: the container\'s short ID)')
     .option('--cap-add <cap>', 'add a capability', collect)
     .option('--cap-drop <cap>', 'drop a capability', collect)
-    .option('--runtime <path>', 'OCI runtime (default: $TBAH_RUNTIME or runc)')
+    .option('--isolation <type>', 'oci (an OCI runtime, default) or chroot (namespaces + chroot, no runtime); default $TBAH_ISOLATION, $BUILDAH_ISOLATION')
+    .option('--runtime <path>', 'OCI runtime (default: $TBAH_RUNTIME, else crun if it works on this host, else runc)')
     .option('-t, --tty', 'allocate a terminal')
     .action(async (container: string, command: string[], o: RunFlags, cmd: Command) => {
-      const { parseMount, parseVolume, runContainer } = await import('../../core/ops/run.js');
+      const { parseMount, parseSecret, parseVolume, runContainer } = await import('../../core/ops/run.js');
+      const { resolveIsolation } = await import('../../core/runtime/select.js');
       if (o.network !== undefined && o.network !== 'host' && o.network !== 'none') {
         throw new TbahError('invalid-argument', `--network ${o.network}: must be host or none`);
       }
@@ -35,12 +39,16 @@ export function register(program: Command): void {
         ...(o.workingdir !== undefined ? { workingDir: o.workingdir } : {}),
         env: o.env ?? [],
         mounts: [...(o.volume ?? []).map((v) => parseVolume(v)), ...(o.mount ?? []).map((m) => parseMount(m))],
+        secrets: (o.secret ?? []).map((s) => parseSecret(s)),
         ...(o.network === 'none' ? { network: 'none' as const } : {}),
         ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
         ...(o.capAdd ? { capAdd: o.capAdd } : {}),
         ...(o.capDrop ? { capDrop: o.capDrop } : {}),
-        ...(o.runtime !== undefined ? { runtime: o.runtime } : process.env.TBAH_RUNTIME ? { runtime: process.env.TBAH_RUNTIME } : {}),
+        isolation: resolveIsolation(o.isolation),
+        ...(o.runtime !== undefined ? { runtime: o.runtime } : {}),
         ...(o.tty ? { terminal: true } : {}),
+        onWarning: warn,
+        onNotice: (msg: string) => { process.stderr.write(`tbah: ${msg}\n`); },
       });
       process.exitCode = code;
     });

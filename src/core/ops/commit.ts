@@ -16,6 +16,7 @@ import { formatDockerReference, parseLocalName } from '../refs.js';
 import type { ContainerState, LayerRef } from '../store/containers.js';
 import type { Store } from '../store/store.js';
 import { readJsonFile, writeFileAtomic } from '../util/fsx.js';
+import { recoverInterruptedRun } from '../runtime/mount-points.js';
 
 export interface CommitOptions {
   /** Container name or ID. */
@@ -93,6 +94,8 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
       : opts.sourceDateEpoch !== undefined ? { clampTo: opts.sourceDateEpoch } : {};
     const rootfs = store.containers.rootfs(state.id);
     const dir = store.containers.dir(state.id);
+    // A `run` killed mid-way may have left its mount points: they are not the container's changes.
+    await recoverInterruptedRun(rootfs, store.containers.runJournal(state.id));
 
     // 1. The changes, as one layer.
     let cs: ChangeSet;

@@ -23,6 +23,18 @@ export const READONLY_PATHS: readonly string[] = [
   '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger',
 ];
 
+/** Linux capability numbers (linux/capability.h), for validation and the chroot isolation. */
+export const CAPABILITY_NUMBERS: Readonly<Record<string, number>> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_DAC_READ_SEARCH: 2, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5,
+  CAP_SETGID: 6, CAP_SETUID: 7, CAP_SETPCAP: 8, CAP_LINUX_IMMUTABLE: 9, CAP_NET_BIND_SERVICE: 10,
+  CAP_NET_BROADCAST: 11, CAP_NET_ADMIN: 12, CAP_NET_RAW: 13, CAP_IPC_LOCK: 14, CAP_IPC_OWNER: 15,
+  CAP_SYS_MODULE: 16, CAP_SYS_RAWIO: 17, CAP_SYS_CHROOT: 18, CAP_SYS_PTRACE: 19, CAP_SYS_PACCT: 20,
+  CAP_SYS_ADMIN: 21, CAP_SYS_BOOT: 22, CAP_SYS_NICE: 23, CAP_SYS_RESOURCE: 24, CAP_SYS_TIME: 25,
+  CAP_SYS_TTY_CONFIG: 26, CAP_MKNOD: 27, CAP_LEASE: 28, CAP_AUDIT_WRITE: 29, CAP_AUDIT_CONTROL: 30,
+  CAP_SETFCAP: 31, CAP_MAC_OVERRIDE: 32, CAP_MAC_ADMIN: 33, CAP_SYSLOG: 34, CAP_WAKE_ALARM: 35,
+  CAP_BLOCK_SUSPEND: 36, CAP_AUDIT_READ: 37, CAP_PERFMON: 38, CAP_BPF: 39, CAP_CHECKPOINT_RESTORE: 40,
+};
+
 export interface SpecMount {
   destination: string;
   type: string;
@@ -30,13 +42,14 @@ export interface SpecMount {
   options: string[];
 }
 
+/** A mount as the runtime performs it (the run has already prepared sources: caches, secrets, overlays). */
 export interface RunMount {
-  type: 'bind' | 'tmpfs';
-  /** Host path for bind mounts; ignored for tmpfs. */
+  type: 'bind' | 'tmpfs' | 'overlay';
+  /** Host path for bind mounts; ignored for tmpfs and overlay. */
   source?: string;
   target: string;
   readonly?: boolean;
-  /** Extra mount options, e.g. `mode=1777` for tmpfs. */
+  /** Extra mount options, e.g. `mode=1777` for tmpfs; `lowerdir=…,upperdir=…,workdir=…` for overlay. */
   options?: string[];
 }
 
@@ -107,6 +120,11 @@ export function normalizeCap(name: string): string {
 function capabilitySet(add: readonly string[], drop: readonly string[]): string[] {
   const adds = add.map(normalizeCap);
   const drops = drop.map(normalizeCap);
+  for (const c of [...adds, ...drops]) {
+    if (c !== 'ALL' && CAPABILITY_NUMBERS[c] === undefined) {
+      throw invalidArgument(`unknown capability ${c}`, 'use a name from capabilities(7), e.g. NET_RAW or CAP_NET_RAW');
+    }
+  }
   // `--cap-drop all` empties the set, then `--cap-add` puts entries back (Buildah's order).
   let caps = drops.includes('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drops.includes(c));
   for (const c of adds) {
@@ -129,6 +147,9 @@ function toSpecMount(m: RunMount): SpecMount {
   const extra = m.options ?? [];
   if (m.type === 'tmpfs') {
     return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.readonly ? ['ro'] : []), ...extra] };
+  }
+  if (m.type === 'overlay') {
+    return { destination: m.target, type: 'overlay', source: 'overlay', options: [...(m.readonly ? ['ro'] : []), ...extra] };
   }
   if (m.source === undefined) throw invalidArgument(`bind mount at ${m.target} has no source`, 'give source=HOST_PATH');
   return { destination: m.target, type: 'bind', source: m.source, options: ['rbind', m.readonly ? 'ro' : 'rw', ...extra] };

@@ -51,6 +51,8 @@ export class ContainerStore {
   dir(id: string): string { return this.paths.container(id); }
   rootfs(id: string): string { return path.join(this.dir(id), 'rootfs'); }
   stateFile(id: string): string { return path.join(this.dir(id), 'state.json'); }
+  /** Written by `run` while it has mount points in the rootfs; left only by a killed run. */
+  runJournal(id: string): string { return path.join(this.dir(id), 'run-journal.json'); }
   lockFile(id: string): string { return path.join(this.paths.locksDir, `container-${id}.lock`); }
   private get namesLock(): string { return path.join(this.paths.locksDir, 'containers.lock'); }
 

@@ -23,5 +23,7 @@ export class StorePaths {
   get containersDir(): string { return path.join(this.root, 'containers'); }
   get locksDir(): string { return path.join(this.root, 'locks'); }
   get tmpDir(): string { return path.join(this.root, 'tmp'); }
+  /** `run --mount type=cache` directories, one per cache id (plus private instances), with their lock files. */
+  get cacheDir(): string { return path.join(this.root, 'cache'); }
   container(id: string): string { return path.join(this.containersDir, id); }
 }
