@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // tbah against the real Buildah on the same workload, same machine, same run (see bench/README.md).
 // Usage: sudo node bench/run.mjs [--runs N] [--case NAME[,NAME]] [--quick] [--fs tmpfs|ext4] ...
-// Plain Node and the binaries: nothing beyond node:*, /usr/bin/time, mount, buildah and tbah's bundle.
+// Plain Node and the binaries: nothing beyond node:*, /usr/bin/time, mount, buildah, docker-registry
+// (registry cases) and tbah's bundle.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -10,6 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GNU_TIME, abortAll, measure } from './lib/exec.mjs';
 import { formatTable, summarise } from './lib/report.mjs';
+import { remoteManifest, startRegistry } from './lib/registry.mjs';
 import { createScratchFs } from './lib/scratch-fs.mjs';
 import { buildahTool, describeLayers, layoutLayers, tbahTool } from './lib/tools.mjs';
 import { DEFAULT_SHAPE, QUICK_SHAPE, generateWorkload } from './lib/workload.mjs';
@@ -18,10 +20,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
 const bundle = path.join(repo, 'dist', 'tbah.mjs');
 
-const CASES = ['copy', 'commit', 'push', 'commit+push', 'from-base', 'small-commit', 'small-commit-scratch', 'startup'];
+const CASES = ['copy', 'commit', 'push', 'commit+push', 'from-base', 'small-commit', 'small-commit-scratch',
+  'push-registry', 'push-registry-again', 'commit+push-registry', 'pull-registry', 'pull+from', 'startup'];
 const USAGE = `usage: sudo node bench/run.mjs [options]
   --runs N            runs per case, tools interleaved round-robin in each run (default 5)
-  --case NAME         only these cases (repeat or comma-separate): ${CASES.join(', ')}
+  --case NAME         only these cases (repeat or comma-separate):
+                        ${CASES.join(', ')}
   --startup-runs N    runs of the start-up case (default 20)
   --drivers LIST      Buildah storage drivers to measure (default vfs,overlay)
   --fs tmpfs|ext4     file system the benchmark mounts for itself (default tmpfs)
@@ -91,6 +95,18 @@ const STEPS = [
       await x(t, ['copy', st.ctr3, ctx.w.oneFile, '/added.txt']);
     },
     argv: (t, st) => ['commit', st.ctr3, 'bench-small-scratch'] },
+  // Registry steps (`registry: true`: the registry's access log of the command is recorded).
+  // A new repository per tool and run, so every blob is really uploaded; then the same push again,
+  // where everything is already there.
+  { name: 'push-registry', deps: ['commit'], registry: true,
+    prepare: async (t, st, x, ctx) => { st.repo = `bench/push-${t.name}-run${ctx.run}`; },
+    argv: (t, st, w, ctx) => ['push', '--tls-verify=false', 'bench-big', `docker://${ctx.registry.host}/${st.repo}:latest`] },
+  { name: 'push-registry-again', deps: ['push-registry'], registry: true,
+    argv: (t, st, w, ctx) => ['push', '--tls-verify=false', 'bench-big', `docker://${ctx.registry.host}/${st.repo}:latest`] },
+  // Pull into an empty store (reset untimed): the same image, pushed once by the bench, for every tool.
+  { name: 'pull-registry', deps: [], registry: true, prepare: async (t) => { t.reset(); },
+    argv: (t, st, w, ctx) => ['pull', '--tls-verify=false', ctx.pullSource] },
+  { name: 'from-pulled', deps: ['pull-registry'], argv: (t, st, w, ctx) => ['from', ctx.pullSource] },
 ];
 /** `from` prints the container name; exit 0 without one is a failure, not a name. */
 function containerName(r) {
@@ -99,10 +115,19 @@ function containerName(r) {
   return name;
 }
 
-/** Which steps each case records (commit+push is derived from commit and push). */
+/** Cases whose samples are per-run sums of steps (peak RSS: the largest). */
+const DERIVED = {
+  'commit+push': ['commit', 'push'],
+  'commit+push-registry': ['commit', 'push-registry'],
+  'pull+from': ['pull-registry', 'from-pulled'],
+};
+
+/** Which steps each case records. */
 const CASE_STEPS = {
-  copy: ['copy'], commit: ['commit'], push: ['push'], 'commit+push': ['commit', 'push'],
+  copy: ['copy'], commit: ['commit'], push: ['push'],
   'from-base': ['from-base'], 'small-commit': ['copy-1file', 'small-commit'], 'small-commit-scratch': ['small-commit-scratch'],
+  'push-registry': ['push-registry'], 'push-registry-again': ['push-registry-again'], 'pull-registry': ['pull-registry'],
+  ...DERIVED,
 };
 
 function neededSteps(cases) {
@@ -204,10 +229,15 @@ async function main() {
   if (!GNU_TIME) notes.push('/usr/bin/time not found: no CPU time or peak RSS');
 
   const fsys = createScratchFs(opt.fs, opt.fsSize);
+  // Synchronous clean-ups that must run before the file system goes (the registry serves from it).
+  const cleanups = [];
   let tornDown = false;
   const teardown = () => {
     if (tornDown) return;
     tornDown = true;
+    for (const c of cleanups.reverse()) {
+      try { c(); } catch (err) { log(`bench: cleanup: ${err.message}`); }
+    }
     const errs = fsys.teardown();
     for (const e of errs) log(`bench: cleanup: ${e}`);
   };
@@ -224,7 +254,7 @@ async function main() {
   process.on('exit', teardown);
 
   try {
-    return await bench(opt, fsys, notes, haveBuildah, buildahVersion.stdout);
+    return await bench(opt, fsys, cleanups, notes, haveBuildah, buildahVersion.stdout);
   } catch (err) {
     if (interrupted) { log('bench: interrupted'); return 130; }
     throw err;
@@ -233,7 +263,7 @@ async function main() {
   }
 }
 
-async function bench(opt, fsys, notes, haveBuildah, buildahVersionText) {
+async function bench(opt, fsys, cleanups, notes, haveBuildah, buildahVersionText) {
   const t0 = Date.now();
   const bundleMtime = statSync(bundle).mtime;
   const loadBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
@@ -280,12 +310,27 @@ async function bench(opt, fsys, notes, haveBuildah, buildahVersionText) {
     }
   }
 
+  const steps = neededSteps(opt.cases);
+  const recorded = recordedSteps(opt.cases);
+  const ctx = { w, outDir, registry: null, pullSource: null };
+  let registryInfo = null;
+  if (steps.some((s) => s.registry)) {
+    ctx.registry = await startRegistry(path.join(base, 'registry'));
+    cleanups.push(ctx.registry.stopSync);
+    const v = spawnSync('/usr/bin/docker-registry', ['--version'], { encoding: 'utf8' });
+    registryInfo = { version: (v.stdout || '').trim() || null, host: ctx.registry.host };
+    log(`bench: registry on ${ctx.registry.host}`);
+    if (steps.some((s) => s.name === 'pull-registry')) {
+      registryInfo.pullSource = await preparePullSource(tools[0], ctx, tmpDir);
+      ctx.pullSource = registryInfo.pullSource.ref;
+      log(`bench: pull source ${ctx.pullSource} (${registryInfo.pullSource.digest})`);
+    }
+  }
+
   const samples = {}; // case → tool → [sample]
   const push = (c, tool, s) => { ((samples[c] ??= {})[tool] ??= []).push(s); };
   const artifacts = {};
   const x = (t, args) => measure(t.argv(args), { env: t.env, tmpDir });
-  const steps = neededSteps(opt.cases);
-  const recorded = recordedSteps(opt.cases);
 
   const failures = [];
   if (steps.length > 0) {
@@ -293,16 +338,19 @@ async function bench(opt, fsys, notes, haveBuildah, buildahVersionText) {
       const order = rotate(tools, run - 1);
       const state = new Map(order.map((t) => [t, { failed: new Set() }]));
       for (const t of order) t.reset(); // every run starts from an empty store
-      const ctx = { run, outDir, w };
+      ctx.run = run;
       for (const step of steps) {
         for (const t of order) {
           const st = state.get(t);
           // A failed step fails what depends on it, for this tool in this run; the others go on.
           if (step.deps.some((d) => st.failed.has(d))) { st.failed.add(step.name); continue; }
           let r;
+          let traffic;
           try {
             if (step.prepare) await step.prepare(t, st, x, ctx);
-            r = await x(t, step.argv(t, st, w));
+            const mark = step.registry ? ctx.registry.mark() : 0;
+            r = await x(t, step.argv(t, st, w, ctx));
+            if (step.registry) traffic = await ctx.registry.traffic(mark);
             if (step.after) step.after(t, st, r);
           } catch (err) {
             if (err.message === 'aborted') throw err;
@@ -312,10 +360,11 @@ async function bench(opt, fsys, notes, haveBuildah, buildahVersionText) {
             continue;
           }
           const { stdout: _drop, ...sample } = r;
+          if (traffic) sample.registry = traffic;
           if (recorded.has(step.name)) push(step.name, t.name, { run, ...sample });
           log(`run ${run}/${opt.runs}  ${step.name.padEnd(20)} ${t.name.padEnd(16)} ${r.secs.toFixed(3)} s` +
-            (r.rssKiB !== null ? `  ${Math.round(r.rssKiB / 1024)} MiB` : ''));
-          if (run === 1) recordArtifacts(artifacts, t, step.name, st);
+            (r.rssKiB !== null ? `  ${Math.round(r.rssKiB / 1024)} MiB` : '') + (traffic ? `  ${describeTraffic(traffic)}` : ''));
+          if (run === 1) await recordArtifacts(artifacts, t, step.name, st, ctx);
         }
       }
       for (const t of order) t.reset();
@@ -346,24 +395,29 @@ async function bench(opt, fsys, notes, haveBuildah, buildahVersionText) {
     }
   }
 
-  // commit+push: per run, the sum of the two commands (what it costs to get a compressed image out).
-  if (opt.cases.includes('commit+push')) {
-    for (const [tool, commits] of Object.entries(samples.commit ?? {})) {
-      for (const c of commits) {
-        const p = samples.push[tool].find((s) => s.run === c.run);
-        const add = (a, b) => (a === null || b === null ? null : a + b);
-        push('commit+push', tool, { run: c.run, secs: c.secs + p.secs, cpuS: add(c.cpuS, p.cpuS),
-          userS: add(c.userS, p.userS), sysS: add(c.sysS, p.sysS), rssKiB: c.rssKiB === null ? null : Math.max(c.rssKiB, p.rssKiB) });
+  // Derived cases: per run, the sum of their steps (e.g. commit+push: what it costs to get a
+  // compressed image out), for the runs in which every step succeeded.
+  for (const [name, parts] of Object.entries(DERIVED)) {
+    if (!opt.cases.includes(name)) continue;
+    const add = (a, b) => (a === null || b === null ? null : a + b);
+    for (const [tool, firsts] of Object.entries(samples[parts[0]] ?? {})) {
+      for (const first of firsts) {
+        const all = parts.map((p) => samples[p]?.[tool]?.find((s) => s.run === first.run));
+        if (all.some((s) => s === undefined)) continue;
+        push(name, tool, all.slice(1).reduce((a, b) => ({ run: a.run, secs: a.secs + b.secs, cpuS: add(a.cpuS, b.cpuS),
+          userS: add(a.userS, b.userS), sysS: add(a.sysS, b.sysS), rssKiB: a.rssKiB === null ? null : Math.max(a.rssKiB, b.rssKiB) }),
+        { run: first.run, secs: first.secs, cpuS: first.cpuS, userS: first.userS, sysS: first.sysS, rssKiB: first.rssKiB }));
       }
     }
   }
 
-  const order = ['copy', 'commit', 'push', 'commit+push', 'from-base', 'copy-1file', 'small-commit', 'small-commit-scratch', 'startup', 'startup+ca'];
+  const order = ['copy', 'commit', 'push', 'commit+push', 'from-base', 'copy-1file', 'small-commit', 'small-commit-scratch',
+    'push-registry', 'commit+push-registry', 'push-registry-again', 'pull-registry', 'from-pulled', 'pull+from', 'startup', 'startup+ca'];
   const cases = {};
   for (const name of order) {
-    if (!recorded.has(name) && !['commit+push', 'startup', 'startup+ca'].includes(name)) continue;
-    if (name === 'commit+push' && !opt.cases.includes(name)) continue;
-    const inCase = (f) => (name === 'commit+push' ? ['commit', 'push'].includes(f.step) : f.step === name);
+    const derived = DERIVED[name];
+    if (derived ? !opt.cases.includes(name) : !recorded.has(name) && !['startup', 'startup+ca'].includes(name)) continue;
+    const inCase = (f) => (derived ? derived.includes(f.step) : f.step === name);
     const failedRuns = {};
     for (const f of failures.filter(inCase)) (failedRuns[f.tool] ??= new Set()).add(f.run);
     if (!samples[name] && Object.keys(failedRuns).length === 0) continue;
@@ -391,6 +445,7 @@ async function bench(opt, fsys, notes, haveBuildah, buildahVersionText) {
     fs: { kind: fsys.kind, size: fsys.size },
     tbah: { ...gitInfo(), bundleMtime: bundleMtime.toISOString(), distSha256: build.distSha256 },
     buildah: haveBuildah ? { version: /Version:\s*(\S+)/.exec(buildahVersionText)?.[1] ?? null, drivers: buildahInfo } : null,
+    registry: registryInfo,
     env: { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null, caFileForStartup: caFile, BUILDAH_RUNTIME: 'runc' },
     workload: { ...w.shape, entries: w.entries, dirs: w.dirs, bytes: w.bytes, sha256: w.sha256 },
     cases,
@@ -406,6 +461,8 @@ async function bench(opt, fsys, notes, haveBuildah, buildahVersionText) {
   console.log(formatTable(cases));
   const described = describeArtifacts(artifacts);
   if (described) console.log(described);
+  const traffic = describeRegistryTraffic(cases);
+  if (traffic) console.log(traffic);
   for (const f of failures) console.log(`FAILED: run ${f.run} ${f.step} ${f.tool}: ${f.error.split('\n').slice(0, 2).join(' | ')}`);
   for (const n of notes) console.log(`note: ${n}`);
   console.log(`JSON: ${path.relative(process.cwd(), opt.out) || opt.out}`);
@@ -413,12 +470,16 @@ async function bench(opt, fsys, notes, haveBuildah, buildahVersionText) {
 }
 
 /** What each tool wrote, from run 1: compression of stored and pushed layers, and their sizes. */
-function recordArtifacts(artifacts, t, step, st) {
+async function recordArtifacts(artifacts, t, step, st, ctx) {
   const a = (artifacts[t.name] ??= {});
   try {
     if (step === 'commit') a.commit = describeLayers(t.storedLayers('bench-big'));
     if (step === 'push') a.push = describeLayers(layoutLayers(st.out));
     if (step === 'small-commit') a.smallCommit = describeLayers(t.storedLayers('bench-small'));
+    if (step === 'push-registry') {
+      const m = await remoteManifest(ctx.registry.host, st.repo, 'latest');
+      a.pushRegistry = { mediaType: m.mediaType, digest: m.digest, layers: describeLayers(m.manifest.layers) };
+    }
   } catch (err) {
     a[`${step}Error`] = String(err.message);
   }
@@ -429,10 +490,57 @@ function describeArtifacts(artifacts) {
   const one = (ls) => (ls ? ls.map((l) => `${kind(l.mediaType)} ${(l.size / 2 ** 20).toFixed(1)} MiB`).join(' + ') : '-');
   const lines = ['layers written (run 1):'];
   for (const [tool, a] of Object.entries(artifacts)) {
-    if (!a.commit && !a.push && !a.smallCommit) continue;
-    lines.push(`  ${tool.padEnd(16)} commit: ${one(a.commit)}; push: ${one(a.push)}; small commit: ${one(a.smallCommit)}`);
+    if (!a.commit && !a.push && !a.smallCommit && !a.pushRegistry) continue;
+    const parts = [`commit: ${one(a.commit)}`];
+    if (a.push) parts.push(`push: ${one(a.push)}`);
+    if (a.smallCommit) parts.push(`small commit: ${one(a.smallCommit)}`);
+    if (a.pushRegistry) parts.push(`push-registry: ${one(a.pushRegistry.layers)}`);
+    lines.push(`  ${tool.padEnd(16)} ${parts.join('; ')}`);
   }
   return lines.length > 1 ? lines.join('\n') : '';
+}
+
+const MiB = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+/** One command's registry traffic, from the access log. */
+function describeTraffic(t) {
+  const parts = [];
+  if (t.uploaded) parts.push(`${t.uploaded} uploaded (${MiB(t.uploadedBytes)}, ${t.uploadChunks} PATCH)`);
+  if (t.mounted) parts.push(`${t.mounted} mounted`);
+  if (t.present) parts.push(`${t.present} already there`);
+  if (t.fetched) parts.push(`${t.fetched} fetched (${MiB(t.fetchedBytes)})`);
+  return `blobs: ${parts.join(', ') || 'none'}; ${t.requests} requests`;
+}
+
+/** Registry traffic per tool and case, when it was the same in every run (else every run's). */
+function describeRegistryTraffic(cases) {
+  const lines = ['registry traffic (access log):'];
+  for (const [name, c] of Object.entries(cases)) {
+    for (const [tool, s] of Object.entries(c.tools)) {
+      const ts = s.samples.filter((x) => x.registry).map((x) => describeTraffic(x.registry));
+      if (ts.length === 0) continue;
+      const same = ts.every((x) => x === ts[0]);
+      lines.push(`  ${name.padEnd(20)} ${tool.padEnd(16)} ${same ? ts[0] : ts.map((x, i) => `run ${i + 1}: ${x}`).join(' | ')}`);
+    }
+  }
+  return lines.length > 1 ? lines.join('\n') : '';
+}
+
+/**
+ * The image every tool pulls, pushed once before the runs (untimed) by tbah from the same workload
+ * (from scratch, copy, commit, push), so all pull identical bytes. tbah's store is emptied after.
+ */
+async function preparePullSource(t, ctx, tmpDir) {
+  const x = (args) => measure(t.argv(args), { env: t.env, tmpDir });
+  t.reset();
+  const ctr = containerName(await x(['from', 'scratch']));
+  await x(['copy', ctr, ctx.w.src, '/data']);
+  await x(['commit', ctr, 'bench-pull-src']);
+  const repo = 'bench/pull-src';
+  await x(['push', '--tls-verify=false', 'bench-pull-src', `docker://${ctx.registry.host}/${repo}:latest`]);
+  t.reset();
+  const m = await remoteManifest(ctx.registry.host, repo, 'latest');
+  return { ref: `${ctx.registry.host}/${repo}:latest`, pushedBy: 'tbah', digest: m.digest, mediaType: m.mediaType,
+    layers: describeLayers(m.manifest.layers) };
 }
 
 main().then((code) => { process.exitCode = code; }, (err) => {
