@@ -20,8 +20,10 @@ export function getStore(cmd: Command): Promise<Store> {
 export function checkFlagOrder(args: readonly string[]): void {
   const i = args.findIndex((a, k) => k > 0 && /^--?[A-Za-z]/.test(a));
   if (i > 0) {
-    throw new TbahError('usage', `no options (${args[i]}) can be specified after the image or container name`, {
-      hint: `put ${args[i]} before ${args[0]}`,
+    // Name the flag only: its value may be a secret (`--password=…`).
+    const flag = args[i]!.split('=')[0]!;
+    throw new TbahError('usage', `no options (${flag}) can be specified after the image or container name`, {
+      hint: `put ${flag} before ${args[0]}`,
     });
   }
 }
