@@ -8,7 +8,7 @@ import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TbahError } from '../errors.js';
 import { type Descriptor, type ImageFormat, type LayerCompression, layerCompression, layerMediaType } from '../oci.js';
-import { HashCounter } from '../store/blobs.js';
+import { HashCounter } from '../util/hashing.js';
 import type { Store } from '../store/store.js';
 import { decompress } from './decompress.js';
 import { createGzipStream } from './pgzip.js';

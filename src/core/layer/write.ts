@@ -6,7 +6,8 @@
 import type { Readable } from 'node:stream';
 import { TbahError } from '../errors.js';
 import { pipeline } from 'node:stream/promises';
-import { HashCounter, type BlobStore } from '../store/blobs.js';
+import type { BlobStore } from '../store/blobs.js';
+import { HashCounter } from '../util/hashing.js';
 import type { Digest, LayerCompression } from '../oci.js';
 import { createGzipStream } from './pgzip.js';
 import { packTar, type TarEntry } from './tar.js';

@@ -8,10 +8,8 @@ import * as path from 'node:path';
 import { type ChangeSet, type TimePolicy, computeChanges, isEmptyChangeSet, layerEntries } from '../driver/changes.js';
 import type { SnapshotFile } from '../driver/snapshot.js';
 import { writeLayerFromEntries } from '../layer/write.js';
-import {
-  type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type ImageFormat, type ImageManifest,
-  configMediaType, layerCompression, layerMediaType, manifestMediaType,
-} from '../oci.js';
+import { buildManifest, configForFormat, rfc3339 } from '../image.js';
+import { type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type ImageFormat, configMediaType, layerMediaType } from '../oci.js';
 import { formatDockerReference, parseLocalName } from '../refs.js';
 import type { ContainerState, LayerRef } from '../store/containers.js';
 import type { Store } from '../store/store.js';
@@ -42,45 +40,6 @@ export interface CommitResult {
   names: string[];
   /** The new layer, if the container had changes. */
   layer?: LayerRef;
-}
-
-/** RFC 3339 as Go writes it: no fractional part when it is zero. */
-export function rfc3339(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
-}
-
-/** OCI configs do not carry Docker-only fields; Docker ones keep them. */
-export function configForFormat(cfg: ImageConfig, format: ImageFormat): ImageConfig {
-  const out = structuredClone(cfg);
-  if (format === 'oci') {
-    delete out.comment;
-    delete out.docker_version;
-    if (out.config) {
-      delete out.config.Healthcheck;
-      delete out.config.OnBuild;
-      delete out.config.Shell;
-      delete out.config.Hostname;
-      delete out.config.Domainname;
-    }
-  }
-  return out;
-}
-
-/** Build the manifest for `layers` in `format`; layer blobs are the same bytes either way. */
-export function buildManifest(format: ImageFormat, config: Descriptor, layers: LayerRef[], annotations: Record<string, string>): ImageManifest {
-  const m: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: manifestMediaType(format),
-    config: { mediaType: configMediaType(format), digest: config.digest, size: config.size },
-    layers: layers.map((l) => ({
-      mediaType: layerMediaType(format, layerCompression(l.descriptor.mediaType)),
-      digest: l.descriptor.digest,
-      size: l.descriptor.size,
-    })),
-  };
-  if (format === 'oci' && Object.keys(annotations).length > 0) m.annotations = annotations;
-  return m;
 }
 
 export async function commitContainer(store: Store, opts: CommitOptions): Promise<CommitResult> {

@@ -8,7 +8,7 @@ import { decompress } from '../layer/decompress.js';
 import { type Digest, type ImageConfig, type ImageFormat, hostPlatform } from '../oci.js';
 import { type ImageRef, containerNamePrefix, parseImageRef } from '../refs.js';
 import { takeSnapshot } from '../driver/snapshot.js';
-import { HashCounter } from '../store/blobs.js';
+import { HashCounter } from '../util/hashing.js';
 import type { ContainerState, LayerRef } from '../store/containers.js';
 import { isRoot } from '../store/paths.js';
 import type { Store } from '../store/store.js';

@@ -3,7 +3,7 @@
  * Buildah's top-level keys so scripts written for `buildah inspect` keep working.
  */
 import { TbahError } from '../errors.js';
-import { configForFormat } from './commit.js';
+import { configForFormat } from '../image.js';
 import { type Platform, checkImageConfig, digestHex } from '../oci.js';
 import { formatDockerReference, parseImageRef } from '../refs.js';
 import { type RegistryOptions, clientFor, fetchImageManifest, readSmallBlob, withDefaultTag } from '../transports/registry.js';

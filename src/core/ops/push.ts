@@ -1,7 +1,7 @@
 /** `tbah push IMAGE [DEST]`: write a stored image to a registry, `oci:`, `oci-archive:` or `docker-archive:`. */
 import type { Readable } from 'node:stream';
 import { TbahError } from '../errors.js';
-import { HashCounter } from '../store/blobs.js';
+import { HashCounter } from '../util/hashing.js';
 import { decompress } from '../layer/decompress.js';
 import {
   type Descriptor, type ImageConfig, type ImageFormat, type ImageManifest, MediaType, checkImageConfig,
@@ -11,7 +11,7 @@ import type { ImageRecord } from '../store/images.js';
 import type { Store } from '../store/store.js';
 import { type ArchiveImage, writeDockerArchive, writeOciArchive } from '../transports/archive.js';
 import { writeOciLayout } from '../transports/oci-layout.js';
-import { buildManifest, configForFormat } from './commit.js';
+import { buildManifest, configForFormat } from '../image.js';
 import { chain } from '../util/streams.js';
 import { type TargetCompression, layerAs } from '../layer/recompress.js';
 import { pushToRegistry } from '../transports/registry-push.js';

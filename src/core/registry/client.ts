@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { type Descriptor, type Digest, MediaType, isDigest, sha256Digest } from '../oci.js';
-import { VerifyingStream } from '../store/blobs.js';
+import { VerifyingStream } from '../util/hashing.js';
 import { type AuthChallenge, findChallenge, parseWwwAuthenticate } from './auth-header.js';
 import type { Credentials } from './credentials.js';
 import {

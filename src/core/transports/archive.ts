@@ -15,7 +15,7 @@ import {
   sha256Digest,
 } from '../oci.js';
 import { type DockerReference, familiarName, formatDockerReference, parseDockerReference } from '../refs.js';
-import { HashCounter, VerifyingStream } from '../store/blobs.js';
+import { HashCounter, VerifyingStream } from '../util/hashing.js';
 import { REF_NAME } from '../store/images.js';
 import { removeTree } from '../util/fsx.js';
 import { LAYOUT_FILE_CONTENT, openOciLayout } from './oci-layout.js';

@@ -7,7 +7,8 @@ import {
   type Descriptor, type Digest, type ImageIndex, MediaType, checkImageConfig, checkIndex, checkManifest,
   isIndexMediaType, sha256Digest,
 } from '../oci.js';
-import { VerifyingStream, blobPath } from '../store/blobs.js';
+import { blobPath } from '../store/blobs.js';
+import { VerifyingStream } from '../util/hashing.js';
 import { REF_NAME } from '../store/images.js';
 import { fsyncDir, pathExists, tempName, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { type SourceImage, choosePlatform } from './source.js';
