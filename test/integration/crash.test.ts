@@ -45,8 +45,11 @@ describe('crash safety', () => {
   });
 
   test('a from killed half-way leaves no visible container, and its leftovers are swept', async () => {
+    // From an archive, so the layer must be unpacked (the overlay driver has big:1's layer already).
+    sb.ok(['push', 'big:1', `oci-archive:${sb.path('big.tar')}`]);
+    sb.ok(['rmi', 'big:1']);
     const before = sb.ok(['containers', '--quiet']);
-    await killedAfter(sb, ['from', 'big:1'], 250);
+    await killedAfter(sb, ['from', `oci-archive:${sb.path('big.tar')}`], 250);
     assert.equal(sb.ok(['containers', '--quiet']), before);
     // A later garbage collection (rm/rmi) sweeps temp files and half-made containers.
     const c = sb.ok(['from', 'scratch']);
