@@ -101,8 +101,10 @@ function gitInfo() {
   const git = (...a) => spawnSync('git', ['-C', repo, ...a], { encoding: 'utf8' });
   const head = git('rev-parse', 'HEAD');
   const status = git('status', '--porcelain', '--', 'src', 'bin', 'scripts', 'package.json');
+  const src = git('log', '-1', '--format=%H', '--', 'src', 'bin', 'scripts', 'package.json');
   return {
     commit: head.status === 0 ? head.stdout.trim() : null,
+    srcCommit: src.status === 0 ? src.stdout.trim() || null : null, // the last commit that changed what is measured
     uncommittedFiles: status.status === 0 ? status.stdout.split('\n').filter(Boolean).length : null,
   };
 }

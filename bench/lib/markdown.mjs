@@ -33,7 +33,7 @@ function machineText(res) {
     `- **Machine:** ${m.nproc} CPUs (${m.cpuModel}), ${m.memGiB} GiB memory, Linux ${m.kernel}, \`systemd-detect-virt\`: ${m.virtualization}; Node ${m.node}.`,
     `- **Bench file system:** ${fsText}.`,
     `- **Load** (1-minute average): ${l.before} before, ${l.during.min}–${l.during.max} during (median ${l.during.median}, ${l.during.samples} samples), ${l.after} after; the machine is shared, other work shows in the spread.`,
-    `- **Versions:** tbah \`${short(res.tbah.commit)}\`${res.tbah.uncommittedFiles ? ` (+${res.tbah.uncommittedFiles} uncommitted files)` : ''}, bundle sha256 \`${(res.tbah.distSha256 ?? '').slice(0, 12)}\`; Buildah ${res.buildah?.version ?? 'absent'}; ${res.registry?.version ?? 'no registry'}.`,
+    `- **Versions:** tbah \`${short(res.tbah.commit)}\`${res.tbah.srcCommit && res.tbah.srcCommit !== res.tbah.commit ? ` (\`src/\` as of \`${short(res.tbah.srcCommit)}\`)` : ''}${res.tbah.uncommittedFiles ? ` (+${res.tbah.uncommittedFiles} uncommitted files)` : ''}, bundle sha256 \`${(res.tbah.distSha256 ?? '').slice(0, 12)}\`; Buildah ${res.buildah?.version ?? 'absent'}; ${res.registry?.version ?? 'no registry'}.`,
     `- **Run:** ${res.date.slice(0, 16).replace('T', ' ')} UTC, ${res.options.runs} run(s)${res.options.quick ? ' of the **--quick** workload (checks the bench, not tbah)' : ''}, wall time of the whole bench ${Math.round(res.durationS / 60 * 10) / 10} min; \`NODE_EXTRA_CA_CERTS\` ${res.options.withExtraCa ? 'kept' : 'unset'} for the steps.`,
   ].join('\n');
 }
@@ -123,7 +123,7 @@ function spreadTable(res) {
     if (!c) continue;
     rows.push([row.label, ...cols.map((t) => {
       const s = c.tools[t];
-      return s?.n ? `${fmtS(s.min)} – ${fmtS(s.max)} (n=${s.n})` : '–';
+      return s?.n ? `${fmtS(s.min)} – ${fmtS(s.max)} (n=${s.n}); CPU ${fmtS(s.cpuMedian)}` : '–';
     })]);
   }
   return table(['step', ...cols.map(label)], rows);
@@ -193,7 +193,7 @@ export function renderMarkdown(res) {
     'Peak RSS is the largest over the runs (GNU time, wait4 rusage: the process tree tbah waited for).');
   const st = startupTable(res);
   if (st) parts.push('', '#### Per-call start-up', '', st);
-  parts.push('', '#### Spread (min – max over the runs)', '', spreadTable(res));
+  parts.push('', '#### Spread and CPU time', '', 'Wall time min – max over the samples; CPU: median user + system seconds (GNU time), which the load moves less than the wall time.', '', spreadTable(res));
   const tr = trafficText(res);
   if (tr) parts.push('', '#### What the registry saw (its access log, per command)', '', tr);
   if (res.failures.length) parts.push('', '#### Failures', '', ...res.failures.map((f) => `- run ${f.run} \`${f.step}\` ${label(f.tool)}: ${f.error.split('\n').slice(0, 2).join(' | ')}`));
