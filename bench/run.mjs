@@ -253,7 +253,6 @@ async function bench(opt, fsys, cleanups, notes, buildahVersionText) {
   const registryVersion = (spawnSync(REGISTRY_BINARY, ['--version'], { encoding: 'utf8' }).stdout || '').trim() || null;
   log(`bench: registry on ${registry.host}; building the base images…`);
   const setup = tbahTool({ node, cli: build.cli, root: path.join(base, 'tbah-setup'), tmpDir, driver: 'dir' });
-  delete setup.env.TBAH_STORAGE_DRIVER; // whatever the build's default is: only the pushed bytes matter
   const images = await pushBases(setup, run, registry, fatLayers, bases.bigExtra);
   log(`bench: fat ${images.fat.ref} ${(images.fat.compressedBytes / 1e6).toFixed(1)} MB; big ${images.big.ref} ${(images.big.compressedBytes / 1e6).toFixed(1)} MB`);
 
@@ -279,7 +278,7 @@ async function bench(opt, fsys, cleanups, notes, buildahVersionText) {
     if (!opt.withExtraCa) delete t.env.NODE_EXTRA_CA_CERTS;
     const probe = await probeTbahDriver(t, w.oneFile, run);
     toolInfo[t.name] = { available: probe.ok, probe, ...(probe.ok ? {} : { reason: probe.reason }) };
-    log(`bench: ${t.name}: ${probe.ok ? `ok (rootfs ${probe.mountType ?? 'a plain directory'}; from --storage-driver ${probe.fromFlag})` : `n/a: ${probe.reason}`}`);
+    log(`bench: ${t.name}: ${probe.ok ? `ok (rootfs ${probe.mountType ?? 'a plain directory'}, selected by ${probe.selectedBy}; from --storage-driver ${probe.fromFlag})` : `n/a: ${probe.reason}`}`);
     if (probe.ok) tools.push(t);
   }
   const columns = [...opt.buildahDrivers.map((d) => `buildah-${d}`), ...opt.drivers.map((d) => `tbah-${d}`)];

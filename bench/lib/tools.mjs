@@ -26,7 +26,10 @@ export function tbahTool({ node, cli, root, tmpDir, driver, cpuProfDir }) {
     driver,
     root,
     env,
+    /** Set by the probe when only `from --storage-driver` (not the environment) selects the driver. */
+    useFromFlag: false,
     argv(args) {
+      if (this.useFromFlag && args[0] === 'from') args = ['from', '--storage-driver', driver, ...args.slice(1)];
       if (!cpuProfDir) return [node, cli, ...args];
       const tag = `${String(++profSeq).padStart(3, '0')}-${driver}-${args[0]}`;
       return [node, '--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, tag)}`, cli, ...args];
@@ -67,7 +70,7 @@ export function mountTypeAt(dir) {
  */
 export async function probeTbahDriver(t, oneFile, run) {
   const x = async (args) => (await run(t, args)).stdout.trim();
-  const out = { driver: t.driver, ok: false, fromFlag: null, mountType: null };
+  const out = { driver: t.driver, ok: false, fromFlag: null, selectedBy: null, mountType: null };
   t.reset();
   try {
     try {
@@ -77,31 +80,42 @@ export async function probeTbahDriver(t, oneFile, run) {
     } catch (err) {
       out.fromFlag = `refused: ${firstErrorLine(err)}`;
     }
-    let c0;
     try {
-      c0 = await x(['from', 'scratch']);
+      const c0 = await x(['from', 'scratch']);
       await x(['copy', c0, oneFile, '/probe.txt']);
       await x(['commit', c0, 'bench-probe']);
     } catch (err) {
       out.reason = `tbah does not work here: ${firstErrorLine(err)}`;
       return out;
     }
-    let c1;
-    try {
-      c1 = await x(['from', 'bench-probe']);
-    } catch (err) {
-      out.reason = `from with TBAH_STORAGE_DRIVER=${t.driver} failed: ${firstErrorLine(err)}`;
-      return out;
-    }
-    const mp = await x(['mount', c1]);
-    out.mountType = mountTypeAt(mp);
-    const sees = existsSync(path.join(mp, 'probe.txt'));
-    await x(['umount', c1]);
-    if (!sees) out.reason = `the mounted rootfs ${mp} lacks the image's file`;
-    else if (t.driver === 'overlay' && out.mountType !== 'overlay') {
-      out.reason = `TBAH_STORAGE_DRIVER=overlay was accepted but the container's rootfs is ${out.mountType ? `a ${out.mountType} mount` : 'a plain directory'}, not an overlay mount (this build ignores the setting)`;
-    } else if (t.driver === 'dir' && out.mountType === 'overlay') {
-      out.reason = 'TBAH_STORAGE_DRIVER=dir gave an overlay mount';
+    // TBAH_STORAGE_DRIVER first; when the build ignores it but takes the flag, `from` gets the flag.
+    const check = async (useFromFlag) => {
+      t.useFromFlag = useFromFlag;
+      const how = useFromFlag ? `from --storage-driver ${t.driver}` : `TBAH_STORAGE_DRIVER=${t.driver}`;
+      let c1;
+      try {
+        c1 = await x(['from', 'bench-probe']);
+      } catch (err) {
+        return `from with ${how} failed: ${firstErrorLine(err)}`;
+      }
+      const mp = await x(['mount', c1]);
+      out.mountType = mountTypeAt(mp);
+      const sees = existsSync(path.join(mp, 'probe.txt'));
+      await x(['umount', c1]);
+      await x(['rm', c1]);
+      if (!sees) return `the mounted rootfs ${mp} lacks the image's file`;
+      if (t.driver === 'overlay' && out.mountType !== 'overlay') {
+        return `${how} was accepted but the container's rootfs is ${out.mountType ? `a ${out.mountType} mount` : 'a plain directory'}, not an overlay mount (this build ignores the setting)`;
+      }
+      if (t.driver === 'dir' && out.mountType === 'overlay') return `${how} gave an overlay mount`;
+      out.selectedBy = how;
+      return null;
+    };
+    let reason = await check(false);
+    if (reason && out.fromFlag === 'accepted') reason = (await check(true)) && reason;
+    if (reason) {
+      t.useFromFlag = false;
+      out.reason = reason;
     } else out.ok = true;
     return out;
   } finally {
