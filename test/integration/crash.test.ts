@@ -76,9 +76,14 @@ describe('corrupt store content is refused, never used', () => {
     const bytes = readFileSync(file);
     bytes[bytes.length >> 1] ^= 0xff;
     wf(file, bytes);
-    const r = sb.run(['from', 'victim:1']);
+    // Every read of the blob checks it: a from that unpacks it (the dir driver; the overlay
+    // driver already holds this layer unpacked from the commit) and a push.
+    const r = sb.run(['from', '--storage-driver', 'dir', 'victim:1']);
     assert.equal(r.status, 125, r.stderr);
     assert.match(r.stderr, /^tbah: .*(does not match its content|could not be decompressed)/);
     assert.equal(sb.ok(['containers', '--quiet']), '');
+    const p = sb.run(['push', 'victim:1', `oci-archive:${sb.path('victim.tar')}`]);
+    assert.equal(p.status, 125, p.stderr);
+    assert.match(p.stderr, /does not match its content/);
   });
 });

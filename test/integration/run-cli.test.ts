@@ -268,7 +268,9 @@ for (const isolation of ['oci', 'chroot'] as const) {
         const child = spawn(process.execPath, [tbahBin, 'run', '-v', `${gate}:/gate`, '--mount', 'type=tmpfs,target=/scratch', '--secret', `id=k,src=${path.join(gate, 'k')}`, c, '--',
           'sh', '-c', 'touch /gate/started; while [ ! -e /gate/go ]; do sleep 0.05; done; touch /gate/finished'], { env: tenv, stdio: 'ignore' });
         const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-        await until(() => existsSync(path.join(gate, 'started')));
+        // The runtime writes its pid file a moment after the command starts: wait for both.
+        await until(() => existsSync(path.join(gate, 'started'))
+          && readdirSync(tmp).some((n) => n.startsWith('tbah-run-') && existsSync(path.join(tmp, n, 'pid')) && readFileSync(path.join(tmp, n, 'pid'), 'utf8').trim() !== ''));
         const bundle = readdirSync(tmp).find((n) => n.startsWith('tbah-run-'))!;
         const pid = Number(readFileSync(path.join(tmp, bundle, 'pid'), 'utf8'));
         child.kill('SIGKILL');
