@@ -254,6 +254,27 @@ export class RegistryClient {
     return body.pipe(verify);
   }
 
+  /** The repository's tags, in the registry's order, following `Link: <…>; rel="next"` pages. */
+  async listTags(repository: string): Promise<string[]> {
+    const ctx: RequestContext = { registry: this.registry, action: 'pull', kind: 'tags', repository };
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list`;
+    for (let pages = 0; path !== undefined && pages < 1000; pages++) {
+      const res = await this.request({ method: 'GET', path, scope: `repository:${repository}:pull`, ctx });
+      let doc: { tags?: unknown };
+      try {
+        doc = JSON.parse((await readLimited(res, MANIFEST_MAX, describe(ctx))).toString('utf8')) as typeof doc;
+      } catch (e) {
+        if (e instanceof RegistryError) throw e;
+        throw new RegistryError('corrupt', `${describe(ctx)} from ${this.registry} is not JSON`);
+      }
+      if (Array.isArray(doc.tags)) for (const t of doc.tags) if (typeof t === 'string') tags.push(t);
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.header('link') ?? '')?.[1];
+      path = next === undefined ? undefined : new URL(next, res.url).toString();
+    }
+    return tags;
+  }
+
   /** HEAD the blob: true when the repository already has it. */
   async hasBlob(repository: string, digest: Digest): Promise<boolean> {
     return this.headBlob(repository, digest, `repository:${repository}:pull`, 'pull');

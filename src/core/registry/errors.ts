@@ -14,7 +14,7 @@ export interface RequestContext {
   /** `pull` for reads, `push` for writes, `login` for credential checks. */
   action: 'pull' | 'push' | 'login';
   /** What was asked for. */
-  kind: 'ping' | 'manifest' | 'blob' | 'upload' | 'mount' | 'token';
+  kind: 'ping' | 'manifest' | 'blob' | 'upload' | 'mount' | 'token' | 'tags';
   repository?: string;
   /** Tag or digest of a manifest. */
   reference?: string;
@@ -111,6 +111,8 @@ export function describe(ctx: RequestContext): string {
       return `mount of ${ctx.digest ?? 'a blob'} into ${ctx.repository ?? '?'}`;
     case 'token':
       return `token for ${ctx.repository ?? ctx.registry}`;
+    case 'tags':
+      return `tag list of ${ctx.repository ?? '?'}`;
   }
 }
 
