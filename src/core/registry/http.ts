@@ -19,7 +19,7 @@ import { type ProxyChoice, type ProxyConfig, proxyFor } from './proxy.js';
 export interface TlsSettings {
   /** false: certificates are not verified (`--tls-verify=false`). */
   verify: boolean;
-  /** CA certificates (PEM) replacing Node's roots; the caller keeps the roots in it when it wants them. */
+  /** CA certificates (PEM) replacing Node's roots (the caller adds the roots when it wants them); [] when not verifying. */
   ca?: string[];
   /** A client certificate pair (PEM). */
   cert?: string;
