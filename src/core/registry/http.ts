@@ -96,7 +96,7 @@ export class HttpClient {
 
   /**
    * Send a request; resolves when the response headers arrive. Redirects are
-   * followed for bodies that can be sent again (none or a Buffer); the
+   * followed for bodies that can be sent again (none, a Buffer, a file); the
    * Authorization header is dropped when a redirect leaves the origin.
    */
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -142,18 +142,20 @@ export class HttpClient {
       const { mod, agent } = await this.httpsStack(proxy);
       opts.agent = agent;
       send = (o) => mod.request(url, o);
+    } else if (proxy !== undefined) {
+      // Plain http through a proxy: the absolute URL goes to the proxy (RFC 9112 §3.2.2), over TLS for an https:// proxy.
+      const viaTls = proxy.url.protocol === 'https:';
+      const { mod, agent } = viaTls ? await this.httpsStack(undefined) : await this.httpStack();
+      opts.agent = agent;
+      h['Host'] = url.host;
+      if (proxy.auth !== undefined) h['Proxy-Authorization'] = proxy.auth;
+      const target = url.toString();
+      const host = proxy.url.hostname.replace(/^\[(.*)\]$/, '$1');
+      send = (o) => mod.request({ ...o, host, port: proxy.url.port || (viaTls ? 443 : 80), path: target });
     } else {
       const { mod, agent } = await this.httpStack();
       opts.agent = agent;
-      if (proxy !== undefined) {
-        // Plain http through a proxy: the absolute URL goes to the proxy (RFC 9112 §3.2.2).
-        h['Host'] = url.host;
-        if (proxy.auth !== undefined) h['Proxy-Authorization'] = proxy.auth;
-        const target = url.toString();
-        send = (o) => mod.request({ ...o, host: proxy.url.hostname, port: proxy.url.port || 80, path: target });
-      } else {
-        send = (o) => mod.request(url, o);
-      }
+      send = (o) => mod.request(url, o);
     }
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = send(opts);
