@@ -195,14 +195,17 @@ export async function resolveImage(store: Store, spec: string, opts: ResolveOpti
       throw err;
     }
   }
-  const src = await openSource(store, ref, spec);
-  try {
-    return await importImage(store, src, importNames(src, ref), {
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
-  } finally {
-    await src.close();
-  }
+  // Held from the start: an archive's or skopeo's temp files in the store must not be swept by a concurrent GC.
+  return store.withBlobs(async () => {
+    const src = await openSource(store, ref, spec);
+    try {
+      return await importImage(store, src, importNames(src, ref), {
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
+    } finally {
+      await src.close();
+    }
+  });
 }
 
 /** The manifest digest a reference has on its registry now (for `--pull newer`). */
