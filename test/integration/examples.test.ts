@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
-  chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync,
+  chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -111,14 +111,26 @@ function listTree(rootfs: string): string[] {
 interface RegistryImage { layers: number; compressed: number; manifest: { layers: Array<{ size: number; digest: string }>; config: { size: number; digest: string } } }
 
 /** An image's manifest from the registry: layer count and compressed size (config + layers). */
-async function fromRegistry(reg: TestRegistry, repo: string, tag: string): Promise<RegistryImage> {
+async function fromRegistry(reg: TestRegistry, repo: string, tag: string, basic?: string): Promise<RegistryImage> {
   const r = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, {
-    headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+    headers: {
+      accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+      ...(basic !== undefined ? { authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {}),
+    },
   });
   assert.equal(r.status, 200, `${repo}:${tag} is in the registry`);
   const manifest = await r.json() as RegistryImage['manifest'];
   const compressed = manifest.config.size + manifest.layers.reduce((s, l) => s + l.size, 0);
   return { layers: manifest.layers.length, compressed, manifest };
+}
+
+/** The digest the registry gives a manifest (Docker-Content-Digest). */
+async function manifestDigest(reg: TestRegistry, repo: string, tag: string, basic: string): Promise<string | null> {
+  const r = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json', authorization: `Basic ${Buffer.from(basic).toString('base64')}` },
+  });
+  return r.headers.get('docker-content-digest');
 }
 
 function kb(n: number): string {
@@ -246,6 +258,45 @@ describe('examples', { concurrency: false }, () => {
         assert.equal(img.manifest.config.digest, readFileSync(stamp(i), 'utf8'));
         assert.equal(img.layers, { base: 1, runtime: 2, debug: 2, app: 3 }[i]);
         t.diagnostic(`example 1 image ${i}: ${img.layers} layers, ${kb(img.compressed)} compressed, ${ex.size(`example/${i}:1.0.0`)}`);
+      }
+    });
+
+    test('CI recipe (examples/ci): an unprivileged builder with a fresh store, the registry as the shared cache, credentials from a secret', async (t) => {
+      // The organisation's registry, with credentials; the runtime image is published there once.
+      const secure = await startRegistry({ users: { ci: 'token-from-the-secret-store' } });
+      const job = ex.sb.path('ci-job');
+      try {
+        ex.ok('tbah', ['push', '--tls-verify=false', '--creds', 'ci:token-from-the-secret-store', 'example/runtime:1.0.0', `docker://${secure.host}/org/runtime:1.0.0`]);
+        mkdirSync(path.join(job, 'site'), { recursive: true });
+        writeFileSync(path.join(job, 'site', 'index.html'), '<title>team app</title>\n');
+        chmodSync(ex.sb.dir, 0o755);
+        chownSync(job, 65534, 65534);
+        chownSync(path.join(job, 'site'), 65534, 65534);
+        // The job's script, as in examples/ci/README.md: uid 65534, no capabilities, the password on stdin.
+        const script = `set -eu
+export TBAH_ROOT="$PWD/store" REGISTRY_AUTH_FILE="$PWD/auth.json"
+printf '%s' "$REGISTRY_PASSWORD" | tbah login --tls-verify=false -u ci --password-stdin "$REGISTRY"
+ctr=$(tbah from --quiet --tls-verify=false "$REGISTRY/org/runtime:1.0.0")
+tbah copy -q "$ctr" site/ /srv/www
+tbah config --label org.opencontainers.image.title=team-app "$ctr"
+tbah commit --rm --quiet "$ctr" team/app:1 >/dev/null
+tbah push --tls-verify=false --digestfile digest team/app:1 "docker://$REGISTRY/team/app:1"
+`;
+        const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps=-all', 'sh', '-c', script], {
+          cwd: job, encoding: 'utf8',
+          env: { PATH: ex.env['PATH'], HOME: job, NO_COLOR: '1', REGISTRY: secure.host, REGISTRY_PASSWORD: 'token-from-the-secret-store' },
+        });
+        assert.equal(r.status, 0, r.stderr);
+        // Pull: the base's blobs once. Push: both base layers mounted from org/runtime, only the new layer and the config uploaded.
+        const mounted = (r.stderr.match(/mounted from another repository/g) ?? []).length;
+        assert.equal(mounted, 2, `base layers mounted, not uploaded:\n${r.stderr}`);
+        const app = await fromRegistry(secure, 'team/app', '1', 'ci:token-from-the-secret-store');
+        assert.equal(app.layers, 3);
+        assert.equal(readFileSync(path.join(job, 'digest'), 'utf8').trim(), await manifestDigest(secure, 'team/app', '1', 'ci:token-from-the-secret-store'));
+        assert.equal(lstatSync(path.join(job, 'auth.json')).mode & 0o077, 0, 'the auth file is private');
+        t.diagnostic(`ci recipe: unprivileged job pushed team/app (${app.layers} layers, ${mounted} mounted from org/runtime)`);
+      } finally {
+        await secure.stop();
       }
     });
 
