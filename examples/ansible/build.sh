@@ -14,7 +14,6 @@ trap 'tbah rm "$ctr" >/dev/null 2>&1' EXIT
 tbah copy -q "$ctr" "$BUSYBOX" /bin/busybox
 tbah copy -q "$ctr" "$here/rootfs/" /           # etc/passwd, etc/group
 tbah run "$ctr" -- /bin/busybox sh -c '/bin/busybox --install -s /bin && mkdir -p -m 1777 /tmp'
-tbah commit --quiet "$ctr" >/dev/null          # a layer boundary: busybox below, the playbook's changes above
 
 # The play: the inventory is the container's name; the connection is tbah.
 ANSIBLE_CONFIG="$here/ansible.cfg" ansible-playbook -i "$ctr," -c tbah "$here/playbook.yml"

@@ -261,40 +261,51 @@ describe('examples', { concurrency: false }, () => {
       }
     });
 
-    test('CI recipe (examples/ci): an unprivileged builder with a fresh store, the registry as the shared cache, credentials from a secret', async (t) => {
+    test('CI recipe (examples/ci/build-and-push.sh): unprivileged, a fresh store, credentials from a secret, base layers mounted', async (t) => {
       // The organisation's registry, with credentials; the runtime image is published there once.
-      const secure = await startRegistry({ users: { ci: 'token-from-the-secret-store' } });
+      const password = 'token-from-the-secret-store';
+      const secure = await startRegistry({ users: { ci: password } });
       const job = ex.sb.path('ci-job');
       try {
-        ex.ok('tbah', ['push', '--tls-verify=false', '--creds', 'ci:token-from-the-secret-store', 'example/runtime:1.0.0', `docker://${secure.host}/org/runtime:1.0.0`]);
+        ex.ok('tbah', ['push', '--tls-verify=false', '--creds', `ci:${password}`, 'example/runtime:1.0.0', `docker://${secure.host}/org/runtime:1.0.0`]);
         mkdirSync(path.join(job, 'site'), { recursive: true });
         writeFileSync(path.join(job, 'site', 'index.html'), '<title>team app</title>\n');
+        // A Kubernetes dockerconfigjson Secret, as `kubectl create secret docker-registry` writes it.
+        writeFileSync(path.join(job, 'dockerconfig.json'), JSON.stringify({
+          auths: { [secure.host]: { username: 'ci', password, auth: Buffer.from(`ci:${password}`).toString('base64') } },
+        }));
         chmodSync(ex.sb.dir, 0o755);
-        chownSync(job, 65534, 65534);
-        chownSync(path.join(job, 'site'), 65534, 65534);
-        // The job's script, as in examples/ci/README.md: uid 65534, no capabilities, the password on stdin.
-        const script = `set -eu
-export TBAH_ROOT="$PWD/store" REGISTRY_AUTH_FILE="$PWD/auth.json"
-printf '%s' "$REGISTRY_PASSWORD" | tbah login --tls-verify=false -u ci --password-stdin "$REGISTRY"
-ctr=$(tbah from --quiet --tls-verify=false "$REGISTRY/org/runtime:1.0.0")
-tbah copy -q "$ctr" site/ /srv/www
-tbah config --label org.opencontainers.image.title=team-app "$ctr"
-tbah commit --rm --quiet "$ctr" team/app:1 >/dev/null
-tbah push --tls-verify=false --digestfile digest team/app:1 "docker://$REGISTRY/team/app:1"
-`;
-        const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps=-all', 'sh', '-c', script], {
-          cwd: job, encoding: 'utf8',
-          env: { PATH: ex.env['PATH'], HOME: job, NO_COLOR: '1', REGISTRY: secure.host, REGISTRY_PASSWORD: 'token-from-the-secret-store' },
-        });
-        assert.equal(r.status, 0, r.stderr);
-        // Pull: the base's blobs once. Push: both base layers mounted from org/runtime, only the new layer and the config uploaded.
-        const mounted = (r.stderr.match(/mounted from another repository/g) ?? []).length;
-        assert.equal(mounted, 2, `base layers mounted, not uploaded:\n${r.stderr}`);
-        const app = await fromRegistry(secure, 'team/app', '1', 'ci:token-from-the-secret-store');
-        assert.equal(app.layers, 3);
-        assert.equal(readFileSync(path.join(job, 'digest'), 'utf8').trim(), await manifestDigest(secure, 'team/app', '1', 'ci:token-from-the-secret-store'));
-        assert.equal(lstatSync(path.join(job, 'auth.json')).mode & 0o077, 0, 'the auth file is private');
-        t.diagnostic(`ci recipe: unprivileged job pushed team/app (${app.layers} layers, ${mounted} mounted from org/runtime)`);
+        for (const p of [job, path.join(job, 'site'), path.join(job, 'site', 'index.html'), path.join(job, 'dockerconfig.json')]) chownSync(p, 65534, 65534);
+        const script = path.join(ex.sb.path('ci'), 'build-and-push.sh');
+        cpSync(path.join(examples, 'ci'), ex.sb.path('ci'), { recursive: true });
+        const common = {
+          PATH: ex.env['PATH']!, HOME: job, NO_COLOR: '1', TLS_VERIFY: 'false', REGISTRY: secure.host, REVISION: 'abc123',
+          BASE_IMAGE: `${secure.host}/org/runtime:1.0.0`,
+        };
+        // As a CI job with no privileges: uid 65534, no capabilities.
+        const asJob = (env: Record<string, string>): Ran => {
+          const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps=-all', 'sh', script], {
+            cwd: job, encoding: 'utf8', env: { ...common, ...env },
+          });
+          assert.equal(r.status, 0, r.stderr);
+          return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: 0 };
+        };
+        // GitHub Actions / GitLab CI: the password from the secret store, on stdin.
+        const a = asJob({ IMAGE: `${secure.host}/team/app:1`, REGISTRY_USER: 'ci', REGISTRY_PASSWORD: password, DIGEST_FILE: 'a.digest' });
+        // Kubernetes / Tekton: a fresh store and the Secret's auth file, no login.
+        const b = asJob({ IMAGE: `${secure.host}/team-b/app:2`, REGISTRY_AUTH_FILE: path.join(job, 'dockerconfig.json'), DIGEST_FILE: 'b.digest', TBAH_ROOT: path.join(job, 'store-b') });
+        for (const [r, repo, tag, digestFile] of [[a, 'team/app', '1', 'a.digest'], [b, 'team-b/app', '2', 'b.digest']] as const) {
+          // Both base layers mounted from org/runtime; only the new layer (and the config) uploaded.
+          assert.equal((r.stderr.match(/mounted from another repository/g) ?? []).length, 2, r.stderr);
+          assert.equal((r.stderr.match(/^Copying blob \S+ done$/gm) ?? []).length, 1, r.stderr);
+          const digest = readFileSync(path.join(job, digestFile), 'utf8');
+          assert.equal(r.stdout, `pushed ${secure.host}/${repo}:${tag}@${digest}\n`);
+          assert.equal(await manifestDigest(secure, repo, tag, `ci:${password}`), digest);
+          const img = await fromRegistry(secure, repo, tag, `ci:${password}`);
+          assert.equal(img.layers, 3);
+        }
+        assert.equal(lstatSync(path.join(job, '.tbah', 'auth.json')).mode & 0o077, 0, 'the auth file login wrote is private');
+        t.diagnostic('ci recipe: two unprivileged jobs pushed team/app and team-b/app, each mounting the 2 base layers and uploading 1');
       } finally {
         await secure.stop();
       }
@@ -411,7 +422,8 @@ tbah push --tls-verify=false --digestfile digest team/app:1 "docker://$REGISTRY/
         assert.equal(ex.ok('tbah', ['run', ctr, '--', 'sh', '-c', 'id -un; pwd; grep listen /etc/ledger/ledger.conf']).stdout, 'ledger\n/var/lib/ledger\nlisten = 0.0.0.0:9090\n');
       });
       const img = await fromRegistry(reg, 'example/ledger', '1');
-      assert.equal(img.layers, 2, 'busybox, then the playbook');
+      assert.equal(img.layers, 1);
+      assert.deepEqual(JSON.parse(ex.tbah('images', '--json')).map((i: { names: string[] | null }) => i.names), [['localhost/example/ledger:1']], 'no other image left in the store');
       t.diagnostic(`example 4 ledger: ${img.layers} layers, ${kb(img.compressed)} compressed, ${ex.size('example/ledger:1')}, build ${(r.ms / 1000).toFixed(1)} s`);
     });
   });
