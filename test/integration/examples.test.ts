@@ -11,9 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox, hasCommand, repoRoot, tbahBin } from '../helpers/cli.js';
@@ -425,6 +427,65 @@ describe('examples', { concurrency: false }, () => {
       assert.equal(img.layers, 1);
       assert.deepEqual(JSON.parse(ex.tbah('images', '--json')).map((i: { names: string[] | null }) => i.names), [['localhost/example/ledger:1']], 'no other image left in the store');
       t.diagnostic(`example 4 ledger: ${img.layers} layers, ${kb(img.compressed)} compressed, ${ex.size('example/ledger:1')}, build ${(r.ms / 1000).toFixed(1)} s`);
+    });
+  });
+
+  describe('Dockerfile translation (docs/dockerfile-to-tbah.md)', { skip: needs('buildah', 'umoci', 'runc') }, () => {
+    let ex!: ExampleRun;
+    const layouts: string[] = [];
+    before(() => { ex = new ExampleRun('dockerfile'); });
+    after(() => {
+      ex?.cleanup();
+      for (const l of layouts) rmSync(l, { recursive: true, force: true });
+    });
+
+    test('build.sh and `buildah bud` of the same Dockerfile: the same config, the same files (less Buildah run traces)', () => {
+      // A busybox base both builds start from, as an OCI layout (buildah reads it with FROM oci:…).
+      const b = ex.tbah('from', 'scratch');
+      ex.tbah('copy', '-q', b, '/bin/busybox', '/bin/busybox');
+      ex.ok('tbah', ['run', b, '--', '/bin/busybox', 'sh', '-c', '/bin/busybox --install -s /bin && mkdir -p /etc /tmp /usr/sbin && ln -s /bin/busybox /usr/sbin/httpd && echo root:x:0:0:root:/root:/bin/sh > /etc/passwd && echo root:x:0: > /etc/group']);
+      ex.tbah('config', '--env', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', b);
+      ex.tbah('commit', '--rm', '--quiet', b, 'base:1');
+      // Buildah 1.28 names an image read from oci:DIR after DIR, which must then be lower case.
+      const layout = path.join(os.tmpdir(), `tbah-example-base-${randomBytes(6).toString('hex')}`);
+      layouts.push(layout);
+      ex.ok('tbah', ['push', 'base:1', `oci:${layout}:base`]);
+      const BASE = `oci:${layout}:base`;
+
+      ex.ok('./build.sh', [], { env: { BASE } });
+      const bh = ['--root', ex.sb.path('buildah', 'root'), '--runroot', ex.sb.path('buildah', 'run'), '--storage-driver', 'vfs'];
+      ex.ok('buildah', [...bh, 'bud', '-q', '--format', 'docker', '--build-arg', `BASE=${BASE}`, '-t', 'notes:dockerfile', '.'], { env: { BUILDAH_RUNTIME: 'runc' } });
+
+      // Config: what Docker's instructions set, field by field.
+      const fields = ['User', 'WorkingDir', 'ExposedPorts', 'Volumes', 'StopSignal', 'Healthcheck', 'Shell', 'OnBuild', 'Entrypoint', 'Cmd'];
+      const tb = (JSON.parse(ex.tbah('inspect', '--type', 'image', 'example/notes:1')) as { Docker: { config: Record<string, unknown> } }).Docker.config;
+      const bd = (JSON.parse(ex.ok('buildah', [...bh, 'inspect', '--type', 'image', 'notes:dockerfile']).stdout) as { Docker: { config: Record<string, unknown> } }).Docker.config;
+      for (const f of fields) assert.deepEqual(tb[f], bd[f], f);
+      // ENV replaces PATH in place in tbah, Buildah moves it to the end: the same set.
+      assert.deepEqual([...(tb['Env'] as string[])].sort(), [...(bd['Env'] as string[])].sort());
+      const { 'io.buildah.version': _, ...bdLabels } = bd['Labels'] as Record<string, string>;
+      assert.deepEqual(tb['Labels'], bdLabels);
+
+      // Files: both unpacked by umoci from OCI layouts; path, mode, owner, size.
+      const out = ex.sb.path('out');
+      ex.ok('tbah', ['push', 'example/notes:1', `oci:${out}:tbah`]);
+      ex.ok('buildah', [...bh, 'push', '-q', 'notes:dockerfile', `oci:${out}:buildah`]);
+      const tree = (tag: string): string[] => {
+        const bundle = ex.sb.path(`bundle-${tag}`);
+        ex.ok('umoci', ['unpack', '--image', `${out}:${tag}`, bundle]);
+        const rootfs = path.join(bundle, 'rootfs');
+        return listTree(rootfs).map((p) => {
+          const st = lstatSync(path.join(rootfs, p));
+          return `${p} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${st.isFile() ? st.size : ''}`;
+        });
+      };
+      const mine = tree('tbah');
+      const theirs = tree('buildah');
+      const traces = ['dev', 'proc', 'sys', 'run', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf'];
+      assert.deepEqual(mine, theirs.filter((l) => !traces.includes(l.split(' ')[0]!)), 'the same files; Buildah adds only its run traces');
+      assert.ok(mine.includes('srv/notes/bin/notes-info 755 10002:10002 42'));
+      assert.ok(mine.includes('srv/notes/www/lib/notes.css 644 0:0 34'), 'ADD extracted the archive');
+      assert.ok(!mine.some((l) => /^(src|out|cache)[/ ]/.test(l)), 'nothing of the builder stage');
     });
   });
 });
