@@ -55,9 +55,8 @@ tbah config --shell '["/bin/sh", "-eu", "-c"]' "$final" 2>/dev/null
 # ONBUILD COPY notes/ /srv/notes/www/                          (kept for Dockerfile builds FROM this image)
 tbah config --onbuild 'COPY notes/ /srv/notes/www/' "$final" 2>/dev/null
 # ENTRYPOINT ["/usr/sbin/httpd", "-f", "-h", "/srv/notes/www"]
-tbah config --entrypoint '["/usr/sbin/httpd", "-f", "-h", "/srv/notes/www"]' "$final"
-# CMD ["-p", "8080"]
-tbah config --cmd '["-p", "8080"]' "$final"
+# CMD ["-p", "8080"]                 (together: an entrypoint alone would inherit the base's cmd, and tbah warns)
+tbah config --entrypoint '["/usr/sbin/httpd", "-f", "-h", "/srv/notes/www"]' --cmd '["-p", "8080"]' "$final"
 
 # The end of the Dockerfile: one layer for the final stage, the builder thrown away.
 tbah rm "$builder" >/dev/null
