@@ -5,6 +5,7 @@ import { getStore, noExtraArgs, parseIntArg } from '../context.js';
 import { formatOption } from './shared.js';
 import { out } from '../output.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
+import { tuneForStreaming } from '../memory.js';
 
 export function register(program: Command): void {
   const cmd = program.command('commit')
@@ -21,6 +22,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'print only the image ID');
   addRegistryFlags(cmd);
   cmd.action(async (container: string, image: string | undefined, rest: string[], o: RegistryFlags & { format?: 'oci' | 'docker'; squash?: boolean; rm?: boolean; timestamp?: number; iidfile?: string; omitHistory?: boolean }, c: Command) => {
+    tuneForStreaming();
     const { commitContainer } = await import('../../core/ops/commit.js');
     noExtraArgs(rest);
     const sde = process.env.SOURCE_DATE_EPOCH;

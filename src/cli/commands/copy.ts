@@ -3,6 +3,7 @@ import { TbahError } from '../../core/errors.js';
 import { getStore } from '../context.js';
 import { note, out } from '../output.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
+import { tuneForStreaming } from '../memory.js';
 
 interface CopyFlags extends RegistryFlags { chown?: string; chmod?: string; from?: string; contextdir?: string; ignorefile?: string; quiet?: boolean }
 
@@ -22,6 +23,7 @@ function register1(program: Command, name: 'copy' | 'add'): void {
   // For --from IMAGE when the image must be pulled.
   addRegistryFlags(cmd);
   cmd.action(async (container: string, paths: string[], o: CopyFlags, c: Command) => {
+    tuneForStreaming();
     const { copyIntoContainer } = await import('../../core/ops/copy.js');
     if (paths.length === 0) {
       throw new TbahError('usage', `${name} needs a source`, { hint: `tbah ${name} CONTAINER SRC... [DEST]` });

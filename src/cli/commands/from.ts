@@ -5,6 +5,7 @@ import { getStore, noExtraArgs } from '../context.js';
 import { formatOption } from './shared.js';
 import { note, out, warn } from '../output.js';
 import { progressView } from '../progress.js';
+import { tuneForStreaming } from '../memory.js';
 import {
   type PlatformFlags, type RegistryFlags, addPlatformFlags, addPullFlag, addRegistryFlags, platformOption, registryOptions,
 } from '../registry-flags.js';
@@ -23,6 +24,7 @@ export function register(program: Command): void {
   addRegistryFlags(cmd);
   addPlatformFlags(cmd);
   cmd.action(async (image: string, rest: string[], o: RegistryFlags & PlatformFlags & { name?: string; suffix?: string; cidfile?: string; format?: 'oci' | 'docker'; pull?: PullPolicy; quiet?: boolean }, c: Command) => {
+    tuneForStreaming();
     const { createContainer } = await import('../../core/ops/from.js');
     noExtraArgs(rest);
     const store = await getStore(c);

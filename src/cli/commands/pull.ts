@@ -6,6 +6,7 @@ import {
   type PlatformFlags, type RegistryFlags, addPlatformFlags, addPullFlag, addRegistryFlags, platformOption, pullPolicy, registryOptions,
 } from '../registry-flags.js';
 import type { PullPolicy } from '../../core/ops/import.js';
+import { tuneForStreaming } from '../memory.js';
 
 export function register(program: Command): void {
   const cmd = program.command('pull')
@@ -19,6 +20,7 @@ export function register(program: Command): void {
   addRegistryFlags(cmd);
   addPlatformFlags(cmd);
   cmd.action(async (image: string, rest: string[], o: RegistryFlags & PlatformFlags & { allTags?: boolean; policy?: PullPolicy; pull?: PullPolicy; quiet?: boolean }, c: Command) => {
+    tuneForStreaming();
     const { pullAllTags, pullImage } = await import('../../core/ops/import.js');
     noExtraArgs(rest);
     const policy = o.pull ?? o.policy;

@@ -5,6 +5,7 @@ import { getStore, noExtraArgs } from '../context.js';
 import { progressView } from '../progress.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
 import { formatOption } from './shared.js';
+import { tuneForStreaming } from '../memory.js';
 
 export function register(program: Command): void {
   const cmd = program.command('push')
@@ -13,13 +14,18 @@ export function register(program: Command): void {
     .argument('[destination]', 'default: the image name as a registry reference')
     .argument('[rest...]')
     .option('-f, --format <format>', 'manifest format: oci or docker (v2s2); default: as stored', formatOption)
-    .option('--compression-format <format>', 'layer compression at the destination: gzip or zstd (default: as stored)', compressionOption)
+    .option('--compression-format <format>', 'layer compression at the destination: gzip or zstd (default: gzip for layers stored uncompressed, compressed ones as they are)', compressionOption)
+    .option('-D, --disable-compression', 'send layers stored uncompressed uncompressed')
     .option('--digestfile <file>', 'write the manifest digest to this file')
     .option('-q, --quiet', 'no progress on stderr');
   addRegistryFlags(cmd);
-  cmd.action(async (image: string, dest: string | undefined, rest: string[], o: RegistryFlags & { format?: 'oci' | 'docker'; compressionFormat?: 'gzip' | 'zstd'; digestfile?: string; quiet?: boolean }, c: Command) => {
+  cmd.action(async (image: string, dest: string | undefined, rest: string[], o: RegistryFlags & { format?: 'oci' | 'docker'; compressionFormat?: 'gzip' | 'zstd'; disableCompression?: boolean; digestfile?: string; quiet?: boolean }, c: Command) => {
+    tuneForStreaming();
     const { pushImage } = await import('../../core/ops/push.js');
     noExtraArgs(rest);
+    if (o.disableCompression && o.compressionFormat) {
+      throw new TbahError('usage', '--disable-compression and --compression-format cannot be used together', { hint: 'choose one' });
+    }
     const view = progressView(o.quiet === true);
     try {
       const r = await pushImage(await getStore(c), {
@@ -28,6 +34,7 @@ export function register(program: Command): void {
         ...(await registryOptions(o)),
         ...(o.format ? { format: o.format } : {}),
         ...(o.compressionFormat ? { compression: o.compressionFormat } : {}),
+        ...(o.disableCompression ? { disableCompression: true } : {}),
         ...(view.onProgress ? { onProgress: view.onProgress } : {}),
       });
       view.finish();

@@ -193,18 +193,30 @@ export function encodeHeader(h: TarHeader): Buffer {
  * its header (changed while being read) fails the stream with an 'io' error.
  */
 export function packTar(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>): Readable {
-  return Readable.from(generateTar(entries), { objectMode: false, highWaterMark: CHUNK });
+  return Readable.from(generateTar(entries, false), { objectMode: false, highWaterMark: CHUNK });
 }
 
-async function* generateTar(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>): AsyncGenerator<Buffer> {
+/**
+ * The same bytes as packTar, as chunks that are views of two reused buffers:
+ * each chunk is valid only until the next one is asked for. For a consumer
+ * that is done with a chunk when it pulls again (hash, then write, awaited),
+ * it allocates nothing per chunk — no buffers for V8 to collect late, which
+ * is most of a streaming command's peak memory otherwise.
+ */
+export function tarChunks(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>): AsyncGenerator<Buffer> {
+  return generateTar(entries, true);
+}
+
+async function* generateTar(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>, reuse: boolean): AsyncGenerator<Buffer> {
   let out = Buffer.allocUnsafe(CHUNK);
   let pos = 0;
   const take = (): Buffer => {
     const full = out.subarray(0, pos);
-    out = Buffer.allocUnsafe(CHUNK);
+    if (!reuse) out = Buffer.allocUnsafe(CHUNK);
     pos = 0;
     return full;
   };
+  const readBuf = reuse ? Buffer.allocUnsafe(MAX_READ) : undefined;
   const put = function* (b: Buffer): Generator<Buffer> {
     if (pos + b.length > CHUNK && pos > 0) yield take();
     if (b.length > CHUNK) yield b;
@@ -255,7 +267,7 @@ async function* generateTar(entries: AsyncIterable<TarEntry> | Iterable<TarEntry
         let left = h.size;
         while (left > 0) {
           const n = Math.min(left, MAX_READ);
-          const buf = Buffer.allocUnsafe(n);
+          const buf = readBuf !== undefined ? readBuf.subarray(0, n) : Buffer.allocUnsafe(n);
           if ((await readFull(fh, buf, source)) !== n) throw changed(source);
           left -= n;
           yield buf;

@@ -3,6 +3,7 @@
  * the diffID and the blob digest are computed on the way to the temp file and
  * no layer is ever held in memory.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { TbahError } from '../errors.js';
 import { pipeline } from 'node:stream/promises';
@@ -10,7 +11,7 @@ import type { BlobStore } from '../store/blobs.js';
 import { HashCounter } from '../util/hashing.js';
 import type { Digest, LayerCompression } from '../oci.js';
 import { createGzipStream } from './pgzip.js';
-import { packTar, type TarEntry } from './tar.js';
+import { packTar, tarChunks, type TarEntry } from './tar.js';
 
 export interface WrittenLayer {
   /** Digest of the blob as stored (compressed). */
@@ -25,7 +26,32 @@ export interface WrittenLayer {
 export async function writeLayerFromEntries(
   blobs: BlobStore, entries: AsyncIterable<TarEntry> | Iterable<TarEntry>, compression: LayerCompression = 'gzip',
 ): Promise<WrittenLayer> {
+  if (compression === 'none') return writeTarLayer(blobs, entries);
   return writeLayerFromTar(blobs, packTar(entries), compression);
+}
+
+/**
+ * An uncompressed layer (what commit stores): tar → sha256 → disk with the
+ * tar's reused buffers (tarChunks), each chunk hashed and written before the
+ * next is made, so memory stays flat whatever the layer's size.
+ */
+async function writeTarLayer(blobs: BlobStore, entries: AsyncIterable<TarEntry> | Iterable<TarEntry>): Promise<WrittenLayer> {
+  const w = await blobs.writer();
+  try {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of tarChunks(entries)) {
+      hash.update(chunk);
+      size += chunk.length;
+      await w.write(chunk);
+    }
+    const digest = `sha256:${hash.digest('hex')}` as Digest;
+    await w.commit(digest);
+    return { digest, size, diffId: digest, uncompressedSize: size, compression: 'none' };
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
 }
 
 export async function writeLayerFromTar(blobs: BlobStore, tar: Readable, compression: LayerCompression = 'gzip'): Promise<WrittenLayer> {

@@ -120,9 +120,11 @@ async function commitWith(
   if (!isEmptyChangeSet(cs) || (opts.squash && state.layers.length > 0)) {
     const headers: TarHeader[] = [];
     const entries = layerEntries(pending.root, cs, { time: opts.time, ids: pending.ids, onEmit: (h) => headers.push(h) });
-    const w = await writeLayerFromEntries(store.blobs, entries, 'gzip');
+    // Stored uncompressed, as Buildah's local storage does: gzip is paid once, at the first push
+    // (docs/architecture.md, "Layers are stored uncompressed"), not at every commit.
+    const w = await writeLayerFromEntries(store.blobs, entries, 'none');
     await store.putLayerMeta(w.digest, { diffId: w.diffId, uncompressedSize: w.uncompressedSize });
-    committed = { ref: { descriptor: { mediaType: layerMediaType('oci', 'gzip'), digest: w.digest, size: w.size }, diffId: w.diffId }, headers };
+    committed = { ref: { descriptor: { mediaType: layerMediaType('oci', 'none'), digest: w.digest, size: w.size }, diffId: w.diffId }, headers };
   }
   const layer = committed?.ref;
   const layers = opts.squash ? (layer ? [layer] : []) : layer ? [...state.layers, layer] : state.layers;

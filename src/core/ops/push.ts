@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import { TbahError } from '../errors.js';
 import {
-  type Descriptor, type ImageConfig, type ImageFormat, type ImageManifest, MediaType, checkImageConfig,
+  type Descriptor, type ImageConfig, type ImageFormat, type ImageManifest, MediaType, checkImageConfig, layerCompression,
 } from '../oci.js';
 import { type ImageRef, formatImageRef, parseImageRef } from '../refs.js';
 import type { ImageRecord } from '../store/images.js';
@@ -29,8 +29,14 @@ export interface PushOptions extends RegistryOptions {
   dest?: string;
   /** Convert the manifest; default: keep it as stored (OCI for oci:, Docker for docker-archive:). */
   format?: ImageFormat;
-  /** Layer compression at the destination; default: as stored. */
+  /**
+   * Layer compression at the destination. Default: layers stored uncompressed
+   * (all that tbah commits) are gzipped, once (the result is kept and reused),
+   * compressed ones are sent as they are — as Buildah's push does.
+   */
   compression?: TargetCompression;
+  /** Send uncompressed layers uncompressed (Buildah's `--disable-compression`). */
+  disableCompression?: boolean;
 }
 
 export interface PushResult {
@@ -40,7 +46,7 @@ export interface PushResult {
 
 /** The image as bytes in the requested format (unchanged when it already is). */
 async function materialise(
-  store: Store, rec: ImageRecord, format: ImageFormat | undefined, compression?: TargetCompression,
+  store: Store, rec: ImageRecord, format: ImageFormat | undefined, compression?: TargetCompression | 'uncompressed-to-gzip',
 ): Promise<ArchiveImage & { config: ImageConfig }> {
   let manifestBytes = await store.blobs.readBytes(rec.manifestDescriptor.digest);
   let manifest: ImageManifest = rec.manifest;
@@ -53,9 +59,13 @@ async function materialise(
     throw new TbahError('invalid-argument', '--compression-format zstd needs an OCI manifest (Docker schema 2 has no zstd layers)', { hint: 'add --format oci' });
   }
   let layers = manifest.layers;
-  if (compression !== undefined) {
+  if (compression === 'uncompressed-to-gzip' ? manifest.layers.some((d) => layerCompression(d.mediaType) === 'none') : compression !== undefined) {
     const { layerAs } = await import('../layer/recompress.js');
-    layers = await Promise.all(manifest.layers.map((d) => layerAs(store, d, target, compression)));
+    const want = (d: Descriptor): TargetCompression | undefined =>
+      compression !== 'uncompressed-to-gzip' ? compression : layerCompression(d.mediaType) === 'none' ? 'gzip' : undefined;
+    // One at a time: each uses every core already, and memory stays one layer's worth.
+    layers = [];
+    for (const d of manifest.layers) layers.push(await layerAs(store, d, target, want(d)));
   }
   if (target !== current || layers.some((l, i) => l.digest !== manifest.layers[i]!.digest)) {
     const cfg = target !== current ? configForFormat(config, target) : config;
@@ -115,7 +125,9 @@ function blobsOf(m: ImageManifest): Descriptor['digest'][] {
  * commit calls this after writing the image, push after finding it.
  */
 export async function writeImageTo(store: Store, rec: ImageRecord, ref: ImageRef, opts: Omit<PushOptions, 'image' | 'dest'> = {}): Promise<PushResult> {
-  const c = opts.compression;
+  // docker-archive holds tar layers anyway; containers-storage keeps them uncompressed.
+  const keepsTar = ref.transport === 'docker-archive' || ref.transport === 'containers-storage';
+  const c = opts.compression ?? (opts.disableCompression || keepsTar ? undefined : 'uncompressed-to-gzip' as const);
   const dest = formatImageRef(ref);
   switch (ref.transport) {
     case 'oci': {
@@ -156,10 +168,14 @@ export async function writeImageTo(store: Store, rec: ImageRecord, ref: ImageRef
       return { manifestDigest: img.manifestDescriptor.digest };
     }
     case 'docker': {
-      const [img, { pushToRegistry }] = await Promise.all([materialise(store, rec, opts.format, c), import('../transports/registry-push.js')]);
+      const [{ pushToRegistry }, { clientFor }] = await Promise.all([import('../transports/registry-push.js'), import('../transports/registry.js')]);
+      // Reach the registry before compressing anything: an unreachable one leaves the store as it was.
+      const client = await clientFor(ref.ref, opts);
+      await client.ping();
+      const img = await materialise(store, rec, opts.format, c);
       const digest = await pushToRegistry(store, {
         manifest: img.manifest, manifestBytes: img.manifestBytes, manifestMediaType: img.manifestDescriptor.mediaType, openBlob: img.openBlob,
-      }, withDefaultTag(ref.ref), opts);
+      }, withDefaultTag(ref.ref), opts, client);
       return { manifestDigest: digest };
     }
     case 'store':

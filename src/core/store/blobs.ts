@@ -131,7 +131,10 @@ export class BlobWriter {
   constructor(private readonly store: BlobStore, private readonly fh: fsp.FileHandle, readonly tmpPath: string) {}
 
   async write(data: Uint8Array): Promise<void> {
-    await this.fh.write(data);
+    for (let off = 0; off < data.length;) {
+      const { bytesWritten } = await this.fh.write(data, off, data.length - off);
+      off += bytesWritten;
+    }
   }
 
   sink(): Writable {

@@ -123,6 +123,17 @@ export class Store {
     };
     await rmAll(this.paths.tmpDir, () => true);
     await rmAll(this.paths.containersDir, (n) => n.startsWith('.new-') || (n.startsWith('.tmp-') && n.endsWith('.del')));
+    // Layer meta is written only by operations that hold the blobs lock, which we hold exclusively.
+    await rmAll(this.paths.layerMetaDir, (n) => n.startsWith('.tmp-'));
+    // index.json's temp files: only while no process can be writing it.
+    const index = await Lock.tryAcquire(path.join(this.paths.locksDir, 'store.lock'), 'exclusive');
+    if (index) {
+      try {
+        await rmAll(this.paths.root, (n) => n.startsWith('.tmp-index.json-'));
+      } finally {
+        await index.release();
+      }
+    }
   }
 
   /**
@@ -147,6 +158,11 @@ export class Store {
           keep.add(l.descriptor.digest);
           keepUnpacked.add(l.diffId);
         }
+      }
+      // A kept layer's compressed variants (made once at its first push) stay with it.
+      for (const d of [...keep]) {
+        const meta = await this.getLayerMeta(d as Digest);
+        for (const v of Object.values(meta?.variants ?? {})) if (v) keep.add(v.digest);
       }
       await this.sweepTemp();
       // Unpacked layers (overlay driver) live while an image or a container references them.

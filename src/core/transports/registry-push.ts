@@ -24,8 +24,8 @@ export interface PushableImage {
 
 type Role = 'layer' | 'config';
 
-export async function pushToRegistry(store: Store, img: PushableImage, dest: DockerReference, opts: RegistryOptions): Promise<Digest> {
-  const client = await clientFor(dest, opts);
+export async function pushToRegistry(store: Store, img: PushableImage, dest: DockerReference, opts: RegistryOptions, reached?: RegistryClient): Promise<Digest> {
+  const client = reached ?? await clientFor(dest, opts);
   const repo = `${dest.domain}/${dest.path}`;
   const progress = opts.onProgress;
   const blobs: Array<{ d: Descriptor; role: Role }> = [
