@@ -184,6 +184,9 @@ class GzipStream extends Transform {
   #crc = 0;
   #total = 0;
 
+  /** Input block buffers whose compression finished: reused, so a long stream allocates a handful, not one per MiB. */
+  readonly #free: Buffer[] = [];
+
   #nextSeq = 0;
   #emitSeq = 0;
   #inFlight = 0;
@@ -218,7 +221,7 @@ class GzipStream extends Transform {
           }
           this.#dispatch(false);
         }
-        this.#cur ??= Buffer.allocUnsafeSlow(this.#blockSize);
+        this.#cur ??= this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#blockSize);
         const n = chunk.copy(this.#cur, this.#curLen, off, Math.min(chunk.length, off + this.#blockSize - this.#curLen));
         this.#curLen += n;
         off += n;
@@ -264,7 +267,7 @@ class GzipStream extends Transform {
     this.#total += len;
     const dict = this.#prevTail;
     if (!last) {
-      // Copy the tail before the block's buffer is transferred away.
+      // Copy the tail: the block's buffer is reused once it is compressed.
       this.#prevTail = Buffer.allocUnsafeSlow(DICT_SIZE);
       view.copy(this.#prevTail, 0, len - DICT_SIZE);
     }
@@ -275,6 +278,7 @@ class GzipStream extends Transform {
     const block: Block = { data: data.buffer as ArrayBuffer, len, dict: dict === null ? null : (dict.buffer as ArrayBuffer), opts: deflateOptions(this.#level, last) };
     const done = (err: Error | null, out?: Buffer): void => {
       if (this.destroyed) return;
+      if (data.length === this.#blockSize) this.#free.push(data);
       if (err !== null) {
         this.destroy(new TbahError('internal', `parallel gzip failed on block ${seq}: ${err.message}`, { hint: 'this is a bug or the process ran out of memory; retry, or report it', cause: err }));
         return;
