@@ -1,6 +1,7 @@
 /** The command table: one file per command, each thin over src/core. */
 import type { Command } from 'commander';
 import { checkFlagOrder } from '../context.js';
+import * as check from './check.js';
 import * as commit from './commit.js';
 import * as config from './config.js';
 import * as containers from './containers.js';
@@ -10,6 +11,7 @@ import * as images from './images.js';
 import * as inspect from './inspect.js';
 import * as login from './login.js';
 import * as mount from './mount.js';
+import * as prune from './prune.js';
 import * as pull from './pull.js';
 import * as push from './push.js';
 import * as rm from './rm.js';
@@ -19,7 +21,7 @@ import * as tag from './tag.js';
 import * as version from './version.js';
 
 export function registerCommands(program: Command): void {
-  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rm, rmi, login, version]) m.register(program);
+  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rm, rmi, login, check, prune, version]) m.register(program);
   // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
   for (const c of program.commands) {
     c.passThroughOptions()

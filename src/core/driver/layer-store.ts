@@ -26,7 +26,7 @@ import type { Store } from '../store/store.js';
 import { HashCounter } from '../util/hashing.js';
 import { nativeFs } from '../util/native.js';
 import { chain } from '../util/streams.js';
-import { makeWhiteoutDevice } from './mounts.js';
+import { makeWhiteoutDevice, mountsUnder, unmount } from './mounts.js';
 
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
@@ -185,6 +185,8 @@ export class LayerStore {
    */
   async collect(keep: Set<string>): Promise<number> {
     let removed = 0;
+    // A probe killed mid-way may have left its mount in tmp/: never remove through it.
+    for (const m of mountsUnder(path.join(this.dir, 'tmp'))) await unmount(m, { lazy: true });
     await fsp.rm(path.join(this.dir, 'tmp'), { recursive: true, force: true });
     for (const d of this.list()) {
       if (keep.has(d)) continue;

@@ -117,7 +117,7 @@ export class Store {
    * being built, trees being removed. Only called with the blobs lock held
    * exclusively, when no operation that makes such things can be running.
    */
-  private async sweepTemp(): Promise<void> {
+  async sweepTemp(): Promise<void> {
     const rmAll = async (dir: string, pick: (name: string) => boolean): Promise<void> => {
       for (const n of await readdirOrEmpty(dir)) if (pick(n)) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
     };
@@ -137,49 +137,71 @@ export class Store {
   }
 
   /**
+   * What images and containers reference: blobs (with the compressed copies
+   * of kept layers) and unpacked layers (by diffID). Counted when needed,
+   * never stored, so no count can drift after a crash.
+   */
+  async references(): Promise<{ blobs: Set<string>; unpacked: Set<string> }> {
+    const keep = new Set<string>();
+    const keepUnpacked = new Set<string>();
+    for (const img of await this.images.list()) {
+      keep.add(img.manifestDescriptor.digest);
+      keep.add(img.manifest.config.digest);
+      for (const l of img.manifest.layers) keep.add(l.digest);
+      for (const d of img.config.rootfs.diff_ids) keepUnpacked.add(d);
+    }
+    for (const c of await this.containers.list()) {
+      for (const l of c.layers) {
+        keep.add(l.descriptor.digest);
+        keepUnpacked.add(l.diffId);
+      }
+    }
+    // A kept layer's compressed variants (made once at its first push) stay with it.
+    for (const d of [...keep]) {
+      const meta = await this.getLayerMeta(d as Digest);
+      for (const v of Object.values(meta?.variants ?? {})) if (v) keep.add(v.digest);
+    }
+    return { blobs: keep, unpacked: keepUnpacked };
+  }
+
+  /** Run `fn` holding the blobs lock exclusively (no operation that writes or needs unreferenced blobs runs meanwhile). */
+  async withBlobsExclusive<T>(fn: () => Promise<T>, opts: { wait?: boolean; onWait?: () => void } = {}): Promise<T | undefined> {
+    const lockFile = path.join(this.paths.locksDir, 'blobs.lock');
+    let lock = await Lock.tryAcquire(lockFile, 'exclusive');
+    if (!lock) {
+      if (!opts.wait) return undefined;
+      opts.onWait?.();
+      lock = await Lock.acquire(lockFile, 'exclusive');
+    }
+    try {
+      return await fn();
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
    * Delete blobs no image and no container references. Skipped (returns -1)
    * when another process is using blobs right now; a later call collects them.
    */
   async collectGarbage(): Promise<number> {
-    const lockFile = path.join(this.paths.locksDir, 'blobs.lock');
-    const lock = await Lock.tryAcquire(lockFile, 'exclusive');
-    if (!lock) return -1;
-    try {
-      const keep = new Set<string>();
-      const keepUnpacked = new Set<string>();
-      for (const img of await this.images.list()) {
-        keep.add(img.manifestDescriptor.digest);
-        keep.add(img.manifest.config.digest);
-        for (const l of img.manifest.layers) keep.add(l.digest);
-        for (const d of img.config.rootfs.diff_ids) keepUnpacked.add(d);
-      }
-      for (const c of await this.containers.list()) {
-        for (const l of c.layers) {
-          keep.add(l.descriptor.digest);
-          keepUnpacked.add(l.diffId);
-        }
-      }
-      // A kept layer's compressed variants (made once at its first push) stay with it.
-      for (const d of [...keep]) {
-        const meta = await this.getLayerMeta(d as Digest);
-        for (const v of Object.values(meta?.variants ?? {})) if (v) keep.add(v.digest);
-      }
+    const removed = await this.withBlobsExclusive(async () => {
+      const refs = await this.references();
       await this.sweepTemp();
       // Unpacked layers (overlay driver) live while an image or a container references them.
       if (await pathExists(this.paths.layersDir)) {
         const { LayerStore } = await import('../driver/layer-store.js');
-        await new LayerStore(this.paths.layersDir, this.paths.locksDir).collect(keepUnpacked);
+        await new LayerStore(this.paths.layersDir, this.paths.locksDir).collect(refs.unpacked);
       }
-      let removed = 0;
+      let n = 0;
       for await (const d of this.blobs.list()) {
-        if (keep.has(d)) continue;
+        if (refs.blobs.has(d)) continue;
         await fsp.rm(this.blobs.path(d), { force: true });
         await fsp.rm(path.join(this.paths.layerMetaDir, `${d.replace(':', '-')}.json`), { force: true });
-        removed++;
+        n++;
       }
-      return removed;
-    } finally {
-      await lock.release();
-    }
+      return n;
+    });
+    return removed ?? -1;
   }
 }
