@@ -119,7 +119,7 @@ async function commitWith(
   let committed: CommittedLayer | undefined;
   if (!isEmptyChangeSet(cs) || (opts.squash && state.layers.length > 0)) {
     const headers: TarHeader[] = [];
-    const entries = layerEntries(pending.root, cs, { time: opts.time, ids: pending.ids, onEmit: (h) => headers.push(h) });
+    const entries = layerEntries(pending.root, cs, { time: opts.time, ids: pending.ids, ...(pending.meta ? { meta: pending.meta } : {}), onEmit: (h) => headers.push(h) });
     const w = await writeLayerFromEntries(store.blobs, entries, 'gzip');
     await store.putLayerMeta(w.digest, { diffId: w.diffId, uncompressedSize: w.uncompressedSize });
     committed = { ref: { descriptor: { mediaType: layerMediaType('oci', 'gzip'), digest: w.digest, size: w.size }, diffId: w.diffId }, headers };

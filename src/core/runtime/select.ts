@@ -11,6 +11,7 @@ import { constants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TbahError, isErrno } from '../errors.js';
+import { ROOT_RUNTIME_DIR, ensureRuntimeRoot, isRoot, runtimeRoot } from '../store/paths.js';
 import { writeJsonAtomic } from '../util/fsx.js';
 import { buildSpec } from './spec.js';
 import type { RunMount } from './spec.js';
@@ -24,11 +25,16 @@ export interface RuntimeChoice {
   name: string;
 }
 
-/** Where tbah keeps OCI runtime state (`runc --root`), apart from other users of the runtime. */
-export const RUNTIME_STATE_ROOT = '/run/tbah';
+/** Where root keeps tbah's OCI runtime state (others: `runtimeRoot()`, store/paths.ts). */
+export const RUNTIME_STATE_ROOT = ROOT_RUNTIME_DIR;
 
+/**
+ * Where tbah keeps OCI runtime state (`runc --root`), apart from other users of
+ * the runtime: `/run/tbah/<runtime>` for root, else under the caller's own
+ * run-time directory (never a root-owned path).
+ */
 export function runtimeStateDir(rt: RuntimeChoice): string {
-  return path.join(RUNTIME_STATE_ROOT, rt.name);
+  return path.join(runtimeRoot(), rt.name);
 }
 
 /** `--isolation`, else `TBAH_ISOLATION`, else `BUILDAH_ISOLATION`, else `oci`. */
@@ -41,7 +47,7 @@ export function resolveIsolation(flag: string | undefined, env: NodeJS.ProcessEn
   if (v === 'oci' || v === 'default' || v === '') return 'oci';
   if (v === 'chroot') return 'chroot';
   throw new TbahError('invalid-argument', `${from} ${value}: unsupported isolation`, {
-    hint: v === 'rootless' ? 'tbah runs containers as root: use oci or chroot' : 'use oci (an OCI runtime) or chroot',
+    hint: v === 'rootless' ? 'without root, oci (and chroot) already run in tbah\'s user namespace, as Buildah\'s rootless isolation does: use oci' : 'use oci (an OCI runtime) or chroot',
   });
 }
 
@@ -101,8 +107,9 @@ export async function probeRuntime(rt: RuntimeChoice): Promise<Verdict> {
       if (st?.isSymbolicLink()) await fsp.symlink(await fsp.readlink(`/${d}`), path.join(rootfs, d));
       else if (st?.isDirectory()) mounts.push({ type: 'bind', source: `/${d}`, target: `/${d}`, readonly: true });
     }
-    const spec = buildSpec({ args: ['true'], rootfs, mounts, hostname: 'tbah-probe' });
+    const spec = buildSpec({ args: ['true'], rootfs, mounts, hostname: 'tbah-probe', rootless: !isRoot() });
     await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    ensureRuntimeRoot();
     await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
       const child = spawn(rt.path, ['--root', stateDir, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', 'pipe'] });
