@@ -47,7 +47,7 @@ export function resolveIsolation(flag: string | undefined, env: NodeJS.ProcessEn
   if (v === 'oci' || v === 'default' || v === '') return 'oci';
   if (v === 'chroot') return 'chroot';
   throw new TbahError('invalid-argument', `${from} ${value}: unsupported isolation`, {
-    hint: v === 'rootless' ? 'without root, oci (and chroot) already run in tbah\'s user namespace, as Buildah\'s rootless isolation does: use oci' : 'use oci (an OCI runtime) or chroot',
+    hint: v === 'rootless' ? 'without root both run in tbah\'s user namespace, as Buildah\'s rootless isolation does: use oci or chroot' : 'use oci (an OCI runtime) or chroot',
   });
 }
 
