@@ -10,13 +10,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Sandbox, removeTestDir } from '../helpers/cli.js';
 import { type TestRegistry, startRegistry } from '../helpers/registry.js';
-import { type Run, type TestUser, asUser, ensureUser, hasTools, installCli } from '../helpers/users.js';
+import { type Run, type TestUser, asUser, ensureUser, hasTools, installCli, userEnv } from '../helpers/users.js';
 
 const BUSYBOX = '/bin/busybox';
 const missing = hasTools('useradd', 'usermod', 'setpriv', 'newuidmap', 'newgidmap', 'unshare', 'runc', 'skopeo', 'umoci', 'python3', 'setcap');
@@ -284,6 +284,31 @@ describe('rootless: two unprivileged users, with and without subordinate ids', {
         assert.ok(by.get('bin/ping')?.xattrs['security.capability']);
         assert.equal(by.get('srv/locked')?.mode, '0o500');
         process.stderr.write(`# ${which}: ${ha.length} entries compared, all equal\n`);
+      });
+
+      test('a run killed while the image owners are on the files: other commands say how to finish, unshare + mount gives them back', { skip: which === 'nosub' ? 'the same with one id' : false }, async () => {
+        ok(u(), ['from', '--name', 'killed', `${reg.host}/rl/owners:1`]);
+        const child = spawn('setpriv', ['--reuid', String(u().uid), '--regid', String(u().gid), '--init-groups', '--', 'tbah', 'run', 'killed', '--', '/bin/busybox', 'sleep', '3'],
+          { env: userEnv(u(), pathDir), cwd: u().home, stdio: 'ignore' });
+        const containers = path.join(u().home, '.local/share/tbah/containers');
+        const journal = (): boolean => readdirSync(containers).some((d) => existsSync(path.join(containers, d, 'materialized.json')));
+        for (let i = 0; i < 200 && !journal(); i++) await new Promise((r) => setTimeout(r, 100));
+        assert.ok(journal(), 'the run applied the record');
+        // tbah and the tbah it re-executed in the namespace die; the command runs on to its end.
+        const inner = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+          try { return readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(child.pid); } catch { return false; }
+        });
+        for (const pid of [...inner, String(child.pid)]) process.kill(Number(pid), 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 4000));
+        const refused = tbah(u(), ['commit', 'killed', 'killed:1']);
+        assert.equal(refused.status, 125);
+        assert.match(refused.stderr, /killed: a `tbah run` was killed while the container's files had their image owners\nhint: `tbah unshare -- tbah mount killed` gives them back/);
+        const back = asUser(u(), ['tbah', 'unshare', '--', 'tbah', 'mount', 'killed'], pathDir);
+        assert.equal(back.status, 0, back.stderr);
+        assert.ok(!journal());
+        ok(u(), ['commit', 'killed', 'killed:1']);
+        assert.equal(ok(u(), ['inspect', '--format', '{{len .OCIv1.RootFS.DiffIDs}}', 'killed:1']), '1'); // nothing changed: no layer
+        ok(u(), ['rm', 'killed']);
       });
 
       test('nothing in the store, nor in the run-time directory, belongs to root', () => {

@@ -169,7 +169,7 @@ export class DirDriver implements RootfsDriver {
       return;
     }
     throw new TbahError('conflict', `${c.name}: a \`tbah run\` was killed while the container's files had their image owners`, {
-      hint: `\`tbah run ${c.name} -- true\` gives them back, after which this command works`,
+      hint: `\`tbah unshare -- tbah mount ${c.name}\` gives them back (so does its next \`tbah run\`), after which this command works`,
     });
   }
 
@@ -266,6 +266,7 @@ export class DirDriver implements RootfsDriver {
   }
 
   async remove(c: ContainerState): Promise<void> {
+    await this.checkNotMaterialized(c); // a killed run's files of other ids cannot be deleted from outside
     await this.store.containers.remove(c.id);
   }
 }
