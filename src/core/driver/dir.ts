@@ -26,7 +26,7 @@ import { chain } from '../util/streams.js';
 import { type ChangeSet, computeChanges } from './changes.js';
 import { type MaterializeJournal, applyMaterialize, dematerialize, planMaterialize } from './materialize.js';
 import { MetadataRecord, RECORD_FILE, type RecordFile, rootlessIds } from './record.js';
-import { type SnapshotFile, type StatTuple, byteCompare, takeSnapshot, tupleOf } from './snapshot.js';
+import { type FileStat, type SnapshotFile, type StatTuple, byteCompare, takeSnapshot, tupleOf } from './snapshot.js';
 import { identityIds } from './entries.js';
 import type { CommittedLayer, DriverFields, PendingCommit, RootfsDriver } from './types.js';
 
@@ -278,7 +278,7 @@ export class DirDriver implements RootfsDriver {
  */
 function withPaths(root: string, cs: ChangeSet, extra: string[]): ChangeSet {
   const have = new Set(cs.changed.map((c) => c.rel));
-  const add: { rel: string; st: import('node:fs').Stats }[] = [];
+  const add: { rel: string; st: FileStat }[] = [];
   const take = (rel: string): void => {
     if (have.has(rel)) return;
     try {

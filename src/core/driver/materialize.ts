@@ -15,13 +15,13 @@
  * A journal (written before anything changes) says what was applied, so a
  * `run` killed half-way is put back by the next one.
  */
-import fs, { type Stats } from 'node:fs';
+import fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../errors.js';
 import { nativeFs } from '../util/native.js';
 import { type IdMapping, isMapped } from '../runtime/userns.js';
 import { type DiskType, type MetadataRecord, type RecordEntry, diskMode, diskTypeOf, entryFor } from './record.js';
-import { walkTree } from './snapshot.js';
+import { type FileStat, walkTree } from './snapshot.js';
 
 /** Per recorded path: what the disk holds once the record was applied, and its ctime before. */
 export interface MaterializeJournal {
@@ -33,7 +33,7 @@ export interface MaterializeJournal {
 
 const CAPS = 'security.capability';
 
-function lstatOrNull(p: string): Stats | null {
+function lstatOrNull(p: string): FileStat | null {
   try {
     return fs.lstatSync(p);
   } catch (err) {
@@ -70,7 +70,7 @@ export function applyMaterialize(root: string, j: MaterializeJournal): void {
 
 export interface Dematerialized {
   /** Recorded paths the command left as they were: only their ctime moved (for the dir driver's snapshot). */
-  untouched: { rel: string; ctimeBefore: number; st: Stats }[];
+  untouched: { rel: string; ctimeBefore: number; st: FileStat }[];
 }
 
 function readCaps(abs: string): Buffer | undefined {
@@ -99,7 +99,7 @@ function dropCaps(abs: string): void {
 }
 
 /** Give a path back to the caller (root here) in its usable form. */
-function restore(abs: string, st: Stats, type: DiskType, mode: number): void {
+function restore(abs: string, st: FileStat, type: DiskType, mode: number): void {
   const chowned = st.uid !== 0 || st.gid !== 0;
   if (chowned) fs.lchownSync(abs, 0, 0);
   if (type !== 'l' && (chowned || (st.mode & 0o7777) !== diskMode(mode, type))) fs.chmodSync(abs, diskMode(mode, type));
@@ -115,7 +115,7 @@ export function dematerialize(record: MetadataRecord, j: MaterializeJournal): De
   const next = new Map<string, RecordEntry>();
   const untouched: Dematerialized['untouched'] = [];
   // Directories are given back after their children (a 0500 directory must stay writable while we walk below it).
-  const dirs: { abs: string; st: Stats; mode: number }[] = [];
+  const dirs: { abs: string; st: FileStat; mode: number }[] = [];
   // Hard links: the first name decides for the inode (giving it back changes what the other names show).
   const byInode = new Map<number, { entry: RecordEntry | undefined; untouched: boolean }>();
   for (const { rel, st } of walkTree(root)) {

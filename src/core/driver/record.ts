@@ -27,13 +27,13 @@
  * applied to the disk in the user namespace and read back after, by path) but
  * not for a rename through `mount`: such a file loses its recorded owner.
  */
-import { lstatSync, promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { TarEntryType, TarHeader } from '../layer/tar-types.js';
 import type { MetadataRecorder } from '../layer/apply.js';
 import { readJsonFile, writeFileAtomic } from '../util/fsx.js';
 import { type IdMap, type MetadataSource, identityIds } from './entries.js';
-import { byteCompare } from './snapshot.js';
+import { type FileStat, byteCompare } from './snapshot.js';
 
 /** A path's type on disk: regular file (also a device kept as one), directory, symlink, FIFO. */
 export type DiskType = 'f' | 'd' | 'l' | 'p';
@@ -70,7 +70,7 @@ export function settableXattr(name: string): boolean {
   return name.startsWith('user.');
 }
 
-export function diskTypeOf(st: Stats): DiskType | undefined {
+export function diskTypeOf(st: FileStat): DiskType | undefined {
   if (st.isFile()) return 'f';
   if (st.isDirectory()) return 'd';
   if (st.isSymbolicLink()) return 'l';
@@ -194,7 +194,7 @@ export class MetadataRecord implements MetadataRecorder {
   /** Give noted entries the inode they ended up with (paths gone meanwhile are dropped). */
   flush(): void {
     for (const [rel, e] of this.pending) {
-      let st: Stats;
+      let st: FileStat;
       try {
         st = lstatSync(path.join(this.root, rel));
       } catch {
@@ -241,7 +241,7 @@ export class MetadataRecord implements MetadataRecorder {
    */
   source(caller: { uid: number; gid: number }): MetadataSource {
     return {
-      header: (rel: string, st: Stats, h: TarHeader): TarHeader => {
+      header: (rel: string, st: FileStat, h: TarHeader): TarHeader => {
         const e = this.entries.get(rel);
         if (e === undefined || e.ino !== st.ino || e.type !== diskTypeOf(st)) return h;
         const out: TarHeader = { ...h };
