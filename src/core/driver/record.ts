@@ -27,7 +27,7 @@
  * applied to the disk in the user namespace and read back after, by path) but
  * not for a rename through `mount`: such a file loses its recorded owner.
  */
-import { lstatSync, promises as fsp } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TarEntryType, TarHeader } from '../layer/tar-types.js';
 import type { MetadataRecorder } from '../layer/apply.js';
@@ -283,9 +283,4 @@ export function rootlessIds(subordinate: () => { uids: { inside: number; outside
     return id;
   };
   return { uid: (u) => (u === uid ? 0 : inside('uids', u)), gid: (g) => (g === gid ? 0 : inside('gids', g)) };
-}
-
-/** Remove the record file of a container directory (nothing recorded any more). */
-export async function removeRecord(dir: string): Promise<void> {
-  await fsp.rm(path.join(dir, RECORD_FILE), { force: true });
 }

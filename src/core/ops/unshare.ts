@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { TbahError } from '../errors.js';
-import { exitStatus, inTbahUserNamespace, planNamespace, spawnInUserNamespace } from '../runtime/userns.js';
+import { exitStatus, planNamespace, spawnInUserNamespace } from '../runtime/userns.js';
 import { userHome } from '../store/paths.js';
 
 export interface UnshareOptions {
@@ -72,5 +72,3 @@ export async function unshareCommand(opts: UnshareOptions): Promise<number> {
 export function selfArgv(argv: readonly string[] = process.argv): string[] {
   return [process.execPath, ...process.execArgv, ...argv.slice(1)];
 }
-
-export { inTbahUserNamespace };

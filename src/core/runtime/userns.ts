@@ -15,7 +15,6 @@ import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:chil
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants, userInfo } from 'node:os';
 import { TbahError } from '../errors.js';
-import { inInitialUserNamespace } from '../store/paths.js';
 
 /** Set in the environment of what runs in tbah's user namespace: `subordinate` or `single`. */
 export const USERNS_ENV = 'TBAH_USERNS';
@@ -145,11 +144,6 @@ export function insideId(ranges: IdRange[], outside: number): number | undefined
   return undefined;
 }
 
-/** In tbah's user namespace (a `tbah unshare` shell, or a `run` re-executed there). */
-export function inTbahUserNamespace(): boolean {
-  return process.env[USERNS_ENV] !== undefined && process.env[USERNS_ENV] !== '' && !inInitialUserNamespace();
-}
-
 /** Why this host refuses unprivileged user namespaces, when a sysctl says so. */
 export function userNamespacesDisabled(): string | undefined {
   const checks: [string, (v: string) => boolean][] = [
@@ -202,13 +196,10 @@ export async function spawnInUserNamespace(argv: string[], opts: SpawnInNamespac
   const env = { ...(opts.env ?? process.env), [USERNS_ENV]: opts.plan.kind };
   const io = opts.stdio ?? 'inherit';
   const detached = opts.detached ?? false;
-  const ns = ['--user', '--mount', '--propagation', 'private'];
-  if (opts.plan.kind === 'single') {
-    const child = spawn(unshare, [...ns, '--map-root-user', '--', ...argv], { env, stdio: io, detached });
-    await started(child);
-    return child;
-  }
-  // The child announces it is in the namespace (fd 4) and waits for the maps (fd 3).
+  // One id: unshare writes the maps itself. Either way the child announces it is in the
+  // namespace (fd 4) and waits (fd 3) until the maps are written, so a namespace that cannot
+  // be made is tbah's error, never mistaken for the command's exit status.
+  const ns = ['--user', '--mount', '--propagation', 'private', ...(opts.plan.kind === 'single' ? ['--map-root-user'] : [])];
   const waiter = 'echo ready >&4; read -r go <&3 || exit 125; [ "$go" = go ] || exit 125; exec "$@" 3<&- 4>&-';
   const stdio: StdioOptions = [io, io, io, 'pipe', 'pipe'];
   const child = spawn(unshare, [...ns, '--', '/bin/sh', '-c', waiter, 'tbah-userns', ...argv], { env, stdio, detached });
@@ -227,7 +218,8 @@ export async function spawnInUserNamespace(argv: string[], opts: SpawnInNamespac
     });
   }
   const pid = String(child.pid);
-  for (const [tool, ranges] of [['newuidmap', opts.plan.mapping.uids], ['newgidmap', opts.plan.mapping.gids]] as const) {
+  const writers = opts.plan.kind === 'single' ? [] : [['newuidmap', opts.plan.mapping.uids], ['newgidmap', opts.plan.mapping.gids]] as const;
+  for (const [tool, ranges] of writers) {
     const r = await runTool(whichSync(tool)!, [pid, ...lines(ranges)]);
     if (r.code !== 0) {
       child.kill('SIGKILL');
