@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what tbah and its tests need on Debian: the npm packages, and as root
-# the system tools the tests use as real counterparts (skopeo, umoci, busybox-static…).
+# the system tools the tests use as real counterparts (skopeo, umoci, busybox-static…),
+# and what the rootless suite needs: uidmap (setuid newuidmap/newgidmap), libcap2-bin (setcap), passwd (useradd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
-  # git: the package-install test; make, gcc, libc6-dev (static libc) and ansible-core: the examples (examples/, test/integration/examples.test.ts).
-  for p in skopeo umoci busybox-static zstd attr runc crun docker-registry buildah openssl python3 git make gcc libc6-dev ansible-core; do
+  # git: the package-install test; make, gcc, libc6-dev (static libc) and ansible-core: the examples (examples/, test/integration/examples.test.ts);
+  # uidmap (setuid newuidmap/newgidmap), libcap2-bin (setcap) and passwd (useradd): the rootless suite (test/integration/rootless.test.ts).
+  for p in skopeo umoci busybox-static zstd attr runc crun docker-registry buildah openssl python3 git make gcc libc6-dev ansible-core uidmap libcap2-bin passwd; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if [ "${#need[@]}" -gt 0 ]; then

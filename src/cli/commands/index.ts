@@ -18,18 +18,19 @@ import * as rm from './rm.js';
 import * as rmi from './rmi.js';
 import * as run from './run.js';
 import * as tag from './tag.js';
+import * as unshare from './unshare.js';
 import * as version from './version.js';
 
 export function registerCommands(program: Command): void {
-  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rm, rmi, login, check, prune, version]) m.register(program);
+  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rm, rmi, login, unshare, check, prune, version]) m.register(program);
   // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
   for (const c of program.commands) {
     c.passThroughOptions()
       .option('--root <dir>', 'store root (also accepted before the command)')
       .option('--storage-driver <driver>', 'rootfs driver of new containers: overlay or dir (also accepted before the command)');
   }
-  // `run` is the exception: everything after the container name is the command.
+  // `run` and `unshare` are the exceptions: everything after the container name (or after `unshare`) is the command.
   program.hook('preAction', (_program, action) => {
-    if (action.name() !== 'run') checkFlagOrder(action.args);
+    if (action.name() !== 'run' && action.name() !== 'unshare') checkFlagOrder(action.args);
   });
 }

@@ -27,6 +27,12 @@ export function register(program: Command): void {
     .option('--runtime <path>', 'OCI runtime (default: $TBAH_RUNTIME, else crun if it works on this host, else runc)')
     .option('-t, --tty', 'allocate a terminal')
     .action(async (container: string, command: string[], o: RunFlags, cmd: Command) => {
+      const { needsUserNamespace, selfArgv, unshareCommand } = await import('../../core/ops/unshare.js');
+      if (needsUserNamespace()) {
+        // Without root the command runs in tbah's user namespace: this very command, again, inside it.
+        process.exitCode = await unshareCommand({ argv: selfArgv(), onWarning: warn, detached: true });
+        return;
+      }
       const { parseMount, parseSecret, parseVolume, runContainer } = await import('../../core/ops/run.js');
       const { resolveIsolation } = await import('../../core/runtime/select.js');
       if (o.network !== undefined && o.network !== 'host' && o.network !== 'none') {

@@ -3,6 +3,9 @@
  * driver's rootfs or the overlay driver's upper): content entries, `.wh.`
  * whiteouts and `.wh..wh..opq` markers in byte order, numeric owners through
  * an explicit id map, times through the commit's time policy. Deterministic.
+ * What the disk cannot hold (a rootless container's owners, modes, devices
+ * and root-only xattrs) comes from a metadata source the driver supplies;
+ * this module knows nothing of where it keeps them.
  */
 import { closeSync, constants, openSync, readSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
@@ -42,9 +45,20 @@ export function processIds(): IdMap {
   return uid === 0 ? identityIds : callerIsRoot({ uid, gid: process.getgid?.() ?? uid });
 }
 
+/**
+ * Where a header's metadata comes from when the disk does not hold it all
+ * (driver/record.ts): given a path, its stat and the header read from disk
+ * (owners already through the id map), the header the layer carries.
+ */
+export interface MetadataSource {
+  header(rel: string, st: FileStat, fromDisk: TarHeader): TarHeader;
+}
+
 export interface EntryOptions {
   time: TimePolicy;
   ids: IdMap;
+  /** Owners, modes, devices and xattrs the disk does not hold (rootless). */
+  meta?: MetadataSource;
   /** Sees every header as it is emitted (the overlay driver makes its upper match the layer). */
   onEmit?: (h: TarHeader) => void;
 }
@@ -188,29 +202,37 @@ export async function* layerEntries(root: string, cs: ChangeSet, opts: EntryOpti
     }
     const st = it.st!;
     const small = st.isFile() && st.size <= SMALL_FILE;
-    const header = headerFor(root, it.name, st, time, ids, (p) => readlinkSync(p, 'utf8'), !small);
+    let header = headerFor(root, it.name, st, time, ids, (p) => readlinkSync(p, 'utf8'), !small);
     if (!header) continue;
+    const adjust = (h: TarHeader): TarHeader => (opts.meta ? opts.meta.header(it.name, st, h) : h);
+    const key = `${st.dev}:${st.ino}`;
     if (header.type === 'file' && st.nlink > 1) {
-      const key = `${st.dev}:${st.ino}`;
       const first = firstLink.get(key);
-      if (first !== undefined) {
-        const link: TarHeader = { ...header, type: 'hardlink', size: 0, linkname: first, xattrs: undefined };
+      const h = first !== undefined ? adjust(header) : undefined;
+      if (h !== undefined && h.type === 'file') {
+        const link: TarHeader = { ...h, type: 'hardlink', size: 0, linkname: first, xattrs: undefined };
         emit(link);
         yield { header: link };
         continue;
       }
-      firstLink.set(key, it.name);
     }
+    let data: Buffer | undefined;
     if (small) {
       const f = readSmallFile(path.join(root, it.name), st.size);
       if (f) {
         if (f.xattrs) header.xattrs = f.xattrs;
-        emit(header);
-        yield { header, source: f.data };
-        continue;
+        data = f.data;
       }
     }
+    header = adjust(header);
+    if (header.type !== 'file') {
+      // A device the disk keeps as an empty file (rootless): no content.
+      emit(header);
+      yield { header };
+      continue;
+    }
+    if (st.nlink > 1 && !firstLink.has(key)) firstLink.set(key, it.name);
     emit(header);
-    yield header.type === 'file' ? { header, source: path.join(root, it.name) } : { header };
+    yield { header, source: data ?? path.join(root, it.name) };
   }
 }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { TbahError } from '../errors.js';
 import type { ContainerState } from '../store/containers.js';
 import type { Store } from '../store/store.js';
+import { isRoot } from '../store/paths.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { mountOverlay, unmount } from './mounts.js';
 import { DRIVER_NAMES, type DriverName, type RootfsDriver } from './types.js';
@@ -43,7 +44,9 @@ export async function chooseDriver(store: Store, requested?: string): Promise<Dr
   if (requested !== undefined && requested !== '') return parseDriverName(requested, '--storage-driver');
   const env = process.env.TBAH_STORAGE_DRIVER;
   if (env !== undefined && env !== '') return parseDriverName(env, 'TBAH_STORAGE_DRIVER');
-  if (process.geteuid?.() !== 0) return 'dir';
+  // Without root (also as root of tbah's user namespace) dir: its containers work in every process,
+  // while an overlay container's files are usable only inside `tbah unshare`.
+  if (!isRoot()) return 'dir';
   return (await overlayWorks(store)) ? 'overlay' : 'dir';
 }
 

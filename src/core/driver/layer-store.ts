@@ -29,11 +29,17 @@ import { chain } from '../util/streams.js';
 import { makeWhiteoutDevice, mountsUnder, unmount } from './mounts.js';
 
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** In a user namespace overlayfs (with `userxattr`) reads its markers from user.overlay.* instead. */
+export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
 
 const hexOf = (d: Digest): string => d.slice(d.indexOf(':') + 1);
 
 export class LayerStore {
-  constructor(readonly dir: string, private readonly locksDir: string) {}
+  /**
+   * `opaqueXattr` is the marker the store's layers carry: trusted.overlay.* as
+   * root, user.overlay.* for a rootless store (used inside tbah's user namespace).
+   */
+  constructor(readonly dir: string, private readonly locksDir: string, readonly opaqueXattr = OPAQUE_XATTR) {}
 
   /** The directory holding the layer's own content. */
   contentDir(diffId: Digest): string {
@@ -85,11 +91,19 @@ export class LayerStore {
         const tar = chain(decompress(blob, l.descriptor.mediaType), counter);
         const target: OverlayTarget = {
           makeWhiteout: (abs) => this.linkWhiteout(abs),
-          opaqueXattr: OPAQUE_XATTR,
-          lower: lowerLookup(below.map((d) => this.contentDir(d)).reverse()),
+          opaqueXattr: this.opaqueXattr,
+          lower: lowerLookup(below.map((d) => this.contentDir(d)).reverse(), this.opaqueXattr),
         };
         await this.prepareWhiteoutTemplate();
-        await applyLayer(tmp, tar, { ownership: process.geteuid?.() === 0 ? 'chown' : 'ignore', overlay: target, ...(onWarning ? { onWarning } : {}) });
+        await applyLayer(tmp, tar, { ownership: process.geteuid?.() === 0 ? 'chown' : 'ignore', overlay: target, ...(onWarning ? { onWarning } : {}) }).catch((err: unknown) => {
+          // In tbah's user namespace only the subordinate ranges exist: say so instead of "EINVAL".
+          if (this.opaqueXattr === USER_OPAQUE_XATTR && /EINVAL/.test(String((err as Error).message))) {
+            throw new TbahError('unsupported', `layer ${l.descriptor.digest.slice(7, 19)} has a file whose owner has no id in tbah's user namespace (${(err as Error).message})`, {
+              hint: 'the dir storage driver keeps any owner (--storage-driver dir), or ask for larger ranges in /etc/subuid and /etc/subgid', cause: err,
+            });
+          }
+          throw err;
+        });
         for await (const _ of tar) { /* drain trailing padding so the diffID covers the whole tar */ }
         if (counter.digest !== l.diffId) {
           throw new TbahError('corrupt', `layer ${l.descriptor.digest} does not match its diff ID ${l.diffId}`, {
@@ -187,14 +201,22 @@ export class LayerStore {
     let removed = 0;
     // A probe killed mid-way may have left its mount in tmp/: never remove through it.
     for (const m of mountsUnder(path.join(this.dir, 'tmp'))) await unmount(m, { lazy: true });
-    await fsp.rm(path.join(this.dir, 'tmp'), { recursive: true, force: true });
+    await fsp.rm(path.join(this.dir, 'tmp'), { recursive: true, force: true }).catch((err: unknown) => {
+      if (!isErrno(err, 'EACCES') && !isErrno(err, 'EPERM')) throw err; // see below: left for a collection inside tbah unshare
+    });
     for (const d of this.list()) {
       if (keep.has(d)) continue;
       await fsp.rm(path.join(this.dir, this.linkName(d)), { force: true });
       const aside = path.join(this.dir, 'tmp', `del-${hexOf(d).slice(0, 16)}`);
       await fsp.mkdir(path.dirname(aside), { recursive: true });
       await fsp.rename(this.contentDir(d), aside);
-      await fsp.rm(aside, { recursive: true, force: true });
+      try {
+        await fsp.rm(aside, { recursive: true, force: true });
+      } catch (err) {
+        // A rootless store's layers hold files of other ids of tbah's user namespace: only a
+        // collection inside it (`tbah unshare`) can delete them; they wait in tmp/ until then.
+        if (!isErrno(err, 'EACCES') && !isErrno(err, 'EPERM')) throw err;
+      }
       removed++;
     }
     // Short links whose layer is gone (a collection killed half-way).

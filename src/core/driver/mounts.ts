@@ -76,7 +76,8 @@ export function overlayOptions(m: OverlayMount): string {
   // copied, as with Docker's overlay2); index off: layers are shared by many mounts.
   const opts = [`lowerdir=${m.lower.join(':')}`];
   if (m.upper !== undefined) opts.push(`upperdir=${m.upper}`, `workdir=${m.work}`);
-  opts.push('redirect_dir=off', 'index=off', 'metacopy=off');
+  // With userxattr the kernel refuses redirect_dir=off (which still follows redirects): nofollow, same here (no layer has any).
+  opts.push(m.userXattr ? 'redirect_dir=nofollow' : 'redirect_dir=off', 'index=off', 'metacopy=off');
   if (m.userXattr) opts.push('userxattr');
   if (m.readOnly) opts.push('ro');
   return opts.join(',');

@@ -24,7 +24,8 @@ import type { Store } from '../store/store.js';
 import { pathExists } from '../util/fsx.js';
 import { computeChanges } from './changes.js';
 import { identityIds } from './entries.js';
-import { LayerStore, lowerLookup } from './layer-store.js';
+import { LayerStore, OPAQUE_XATTR, USER_OPAQUE_XATTR, lowerLookup } from './layer-store.js';
+import { isRoot } from '../store/paths.js';
 import { isMountPoint, mountOverlay, mountsUnder, unmount } from './mounts.js';
 import type { CommittedLayer, DriverFields, PendingCommit, RootfsDriver } from './types.js';
 import { conformToLayer, upperChanges } from './upper.js';
@@ -33,8 +34,22 @@ export class OverlayDriver implements RootfsDriver {
   readonly name = 'overlay' as const;
   readonly layers: LayerStore;
 
+  /** Without root: only as root of tbah's user namespace, with overlayfs's markers in user.overlay.* xattrs. */
+  private readonly rootless = !isRoot();
+
   constructor(private readonly store: Store) {
-    this.layers = new LayerStore(store.paths.layersDir, store.paths.locksDir);
+    this.layers = new LayerStore(store.paths.layersDir, store.paths.locksDir, this.rootless ? USER_OPAQUE_XATTR : OPAQUE_XATTR);
+  }
+
+  /**
+   * Without root an overlay container's files belong to ids of tbah's user
+   * namespace and only a mount there shows them: every use happens inside it.
+   */
+  private inNamespace(c?: ContainerState): void {
+    if (!this.rootless || (process.getuid?.() ?? 0) === 0) return;
+    throw new TbahError('unsupported', `${c ? `container ${c.name} uses the overlay storage driver, which` : 'the overlay storage driver'} without root works only inside tbah's user namespace`, {
+      hint: c ? `run the command inside \`tbah unshare\` (e.g. \`tbah unshare -- tbah ${process.argv[2] ?? 'mount'} ${c.name}\`)` : 'use it inside `tbah unshare`, or the dir driver (the default without root), which works everywhere',
+    });
   }
 
   private dir(c: ContainerState): string {
@@ -50,9 +65,7 @@ export class OverlayDriver implements RootfsDriver {
   }
 
   async create(dir: string, layers: LayerRef[], opts: { onWarning?: (msg: string) => void } = {}): Promise<DriverFields> {
-    if (process.geteuid?.() !== 0) {
-      throw new TbahError('unsupported', 'the overlay storage driver needs root', { hint: 'use --storage-driver dir (the default without root)' });
-    }
+    this.inNamespace();
     await this.layers.ensure(this.store, layers, opts.onWarning);
     const upper = path.join(dir, 'upper-0');
     await fsp.mkdir(upper, { mode: 0o755 });
@@ -75,16 +88,18 @@ export class OverlayDriver implements RootfsDriver {
   private async doMount(c: ContainerState, target: string): Promise<void> {
     await this.layers.ensure(this.store, c.layers);
     const lower = c.layers.length > 0 ? c.layers.map((l) => this.layers.linkName(l.diffId)).reverse() : [await this.layers.emptyDir()];
-    await mountOverlay({ lower, upper: this.upper(c), work: this.work(c), cwd: this.layers.dir, target });
+    await mountOverlay({ lower, upper: this.upper(c), work: this.work(c), cwd: this.layers.dir, target, userXattr: this.rootless });
   }
 
   async mount(c: ContainerState): Promise<string> {
+    this.inNamespace(c);
     const target = this.mountPoint(c);
     if (!this.isMounted(c)) await this.doMount(c, target);
     return target;
   }
 
   async unmount(c: ContainerState): Promise<void> {
+    this.inNamespace(c);
     if (this.isMounted(c)) await unmount(this.mountPoint(c));
     await this.tidyWork(c);
   }
@@ -95,6 +110,7 @@ export class OverlayDriver implements RootfsDriver {
   }
 
   async withRootfs<T>(c: ContainerState, fn: (root: string) => Promise<T>): Promise<T> {
+    this.inNamespace(c);
     const target = this.mountPoint(c);
     if (this.isMounted(c)) return fn(target);
     await this.doMount(c, target);
@@ -108,6 +124,7 @@ export class OverlayDriver implements RootfsDriver {
   }
 
   async startCommit(c: ContainerState, opts: { squash: boolean }): Promise<PendingCommit> {
+    this.inNamespace(c);
     const journal = this.store.containers.runJournal(c.id);
     if (await pathExists(journal)) {
       // A `run` killed mid-way may have left its mount points: they are not the container's changes.
@@ -129,8 +146,8 @@ export class OverlayDriver implements RootfsDriver {
       // The upper is read alone and then moved: nothing may write through a mount meanwhile.
       if (wasMounted) await unmount(target);
       root = this.upper(c);
-      const lower = lowerLookup(c.layers.map((l) => this.layers.contentDir(l.diffId)).reverse());
-      changes = upperChanges(root, lower);
+      const lower = lowerLookup(c.layers.map((l) => this.layers.contentDir(l.diffId)).reverse(), this.layers.opaqueXattr);
+      changes = upperChanges(root, lower, this.layers.opaqueXattr);
     }
     const gen = c.overlay?.gen ?? 0;
     let next: number | undefined;
@@ -157,7 +174,7 @@ export class OverlayDriver implements RootfsDriver {
             await self.layers.ensure(self.store, [layer.ref]);
             await fsp.rm(self.upper(c, gen), { recursive: true, force: true });
           } else {
-            await self.layers.adopt(layer.ref.diffId, self.upper(c, gen), (d) => conformToLayer(d, layer.headers));
+            await self.layers.adopt(layer.ref.diffId, self.upper(c, gen), (d) => conformToLayer(d, layer.headers, self.layers.opaqueXattr));
           }
           await fsp.rm(self.work(c, gen), { recursive: true, force: true });
         } else if (mountedHere) {
@@ -178,6 +195,7 @@ export class OverlayDriver implements RootfsDriver {
   }
 
   async remove(c: ContainerState): Promise<void> {
+    this.inNamespace(c);
     // Nothing shared is written through a container's mount (only its upper),
     // so a busy mount may be detached and left to die with its last user.
     for (const m of mountsUnder(this.dir(c))) await unmount(m, { lazy: true });

@@ -9,7 +9,8 @@
 import type { TarHeader } from '../layer/tar-types.js';
 import type { ContainerState, LayerRef } from '../store/containers.js';
 import type { ChangeSet } from './changes.js';
-import type { IdMap } from './entries.js';
+import type { IdMap, MetadataSource } from './entries.js';
+import type { MetadataRecord } from './record.js';
 
 export type DriverName = 'dir' | 'overlay';
 
@@ -40,6 +41,18 @@ export interface RootfsDriver {
   startCommit(c: ContainerState, opts: { squash: boolean }): Promise<PendingCommit>;
   /** Remove the container's file system (unmounting first). */
   remove(c: ContainerState): Promise<void>;
+  /**
+   * Rootless dir driver: run `fn` with the container's metadata record (owners,
+   * modes, devices the disk cannot hold) for a writer such as `copy` to add to;
+   * saved when `fn` succeeds. Drivers that put real owners on disk (root, or
+   * overlay in tbah's user namespace) have none: `fn` gets undefined.
+   */
+  withRecord?<T>(c: ContainerState, fn: (record: MetadataRecord | undefined) => Promise<T>): Promise<T>;
+  /**
+   * Like `withRootfs`, with the tree as a command run in tbah's user namespace
+   * must see it (rootless dir: the record applied to the disk, read back after).
+   */
+  withRunRootfs?<T>(c: ContainerState, fn: (root: string) => Promise<T>): Promise<T>;
 }
 
 /** The new layer, as written, with the headers it carries. */
@@ -57,6 +70,8 @@ export interface PendingCommit {
   readonly root: string;
   readonly changes: ChangeSet;
   readonly ids: IdMap;
+  /** What the disk does not hold (rootless dir driver: the metadata record). */
+  readonly meta?: MetadataSource;
   prepare(layer: CommittedLayer | undefined): Promise<DriverFields>;
   finish(layer: CommittedLayer | undefined, state: ContainerState): Promise<void>;
   abort(): Promise<void>;

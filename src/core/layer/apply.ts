@@ -28,8 +28,14 @@ import { readTar } from './tar.js';
 import type { TarHeader } from './tar-types.js';
 
 export interface ApplyOptions {
-  /** 'chown' sets each entry's uid/gid (needs root, or root in a user namespace); 'ignore' leaves the caller as owner. */
-  ownership: 'chown' | 'ignore';
+  /**
+   * 'chown' sets each entry's uid/gid (needs root, or root in a user namespace); 'ignore' leaves the caller as owner;
+   * 'record' (rootless) leaves every file the caller's and usable by it (directories u+rwx, files u+rw, devices as
+   * empty regular files) and hands the real owner, mode, device and root-only xattrs to `record`.
+   */
+  ownership: 'chown' | 'ignore' | 'record';
+  /** With 'record': where the metadata that stays off the disk goes. */
+  record?: MetadataRecorder;
   /** Non-fatal problems (xattrs the filesystem refuses, devices skipped without root). */
   onWarning?: (msg: string) => void;
   /**
@@ -52,6 +58,16 @@ export interface OverlayTarget {
    * hardlinks to files below. Null when absent.
    */
   lower(rel: string): { path: string; st: fs.Stats } | null;
+}
+
+/** Takes the real metadata of what the applier writes in 'record' mode (driver/record.ts). */
+export interface MetadataRecorder {
+  /** `abs` now holds an entry with the metadata of `h`. */
+  note(abs: string, h: TarHeader): void;
+  /** `abs` and everything below it are gone or replaced. */
+  forget(abs: string): void;
+  /** `abs` is a hard link to `target`. */
+  link(abs: string, target: string): void;
 }
 
 export interface ApplyStats {
@@ -125,6 +141,9 @@ class Applier {
   private readonly overlay: OverlayTarget | undefined;
   /** Overlay mode: whiteout devices this layer made (an entry of the same name later replaces one). */
   private readonly whiteouts = new Set<string>();
+  /** 'record' mode: the caller keeps every file usable; real metadata goes to `record`. */
+  private readonly accessible: boolean;
+  private readonly record: MetadataRecorder | undefined;
 
   constructor(
     private readonly root: string,
@@ -133,6 +152,13 @@ class Applier {
     this.warn = opts.onWarning ?? (() => {});
     this.chown = opts.ownership === 'chown';
     this.overlay = opts.overlay;
+    this.accessible = opts.ownership === 'record';
+    this.record = this.accessible ? opts.record : undefined;
+  }
+
+  /** The mode to put on disk: in 'record' mode always usable by the caller (the record keeps the real one). */
+  private perm(mode: number, dir = false): number {
+    return this.accessible ? mode | (dir ? 0o700 : 0o600) : mode;
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
@@ -173,6 +199,7 @@ class Applier {
         if (!(await this.special(abs, h))) return;
         break;
     }
+    if (h.type !== 'hardlink') this.record?.note(abs, h);
     this.markWritten(abs);
   }
 
@@ -189,7 +216,7 @@ class Applier {
       }
       const st = lstatOrNull(abs);
       if (st === null || !st.isDirectory()) continue;
-      fs.chmodSync(abs, d.mode);
+      fs.chmodSync(abs, this.perm(d.mode, true));
       fs.utimesSync(abs, time(d.mtime), time(d.mtime));
     }
   }
@@ -257,6 +284,7 @@ class Applier {
 
   /** Remove whatever is at `abs` (never following it: rm's recursion uses lstat). */
   private remove(abs: string, st: fs.Stats): void {
+    this.record?.forget(abs);
     if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
     else fs.unlinkSync(abs);
     if (st.isDirectory() || st.isSymbolicLink()) {
@@ -330,7 +358,7 @@ class Applier {
   /** Owner, then mode (chown clears setuid), then xattrs (chown clears security.capability), then times. */
   private fileMeta(fd: number, h: TarHeader): void {
     if (this.chown) fs.fchownSync(fd, h.uid, h.gid);
-    fs.fchmodSync(fd, h.mode);
+    fs.fchmodSync(fd, this.perm(h.mode));
     if (h.xattrs !== undefined) this.xattrs(fd, h);
     fs.futimesSync(fd, time(h.mtime), time(h.mtime));
   }
@@ -382,6 +410,7 @@ class Applier {
         this.warn(`xattr '${name}' of '${h.name}' was not applied (overlayfs's own marker)`);
         continue;
       }
+      if (this.accessible && !name.startsWith('user.')) continue; // only root may set it: the record keeps it
       try {
         nativeFs().setAttrSync(fd, name, value);
       } catch (err) {
@@ -407,6 +436,7 @@ class Applier {
     if (st.isDirectory()) throw unsafePath(`hardlink '${h.name}' points to the directory '${h.linkname}'`);
     if (target === abs) return false;
     this.create(abs, () => fs.linkSync(target, abs));
+    this.record?.link(abs, target);
     return true;
   }
 
@@ -435,6 +465,17 @@ class Applier {
   /** Devices and FIFOs; Node has no mknod, so coreutils does it. Returns false when skipped. */
   private async special(abs: string, h: TarHeader): Promise<boolean> {
     const isDevice = h.type !== 'fifo';
+    if (isDevice && this.accessible) {
+      // Without root a device is an empty regular file on disk; the record says what it is.
+      const fd = this.create(abs, () => fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600));
+      try {
+        fs.fchmodSync(fd, this.perm(h.mode));
+        fs.futimesSync(fd, time(h.mtime), time(h.mtime));
+      } finally {
+        fs.closeSync(fd);
+      }
+      return true;
+    }
     if (isDevice && !this.isRoot) {
       this.warn(`device '${h.name}' skipped: creating devices needs root`);
       return false;
@@ -465,7 +506,7 @@ class Applier {
       return false;
     }
     if (this.chown) fs.lchownSync(abs, h.uid, h.gid);
-    fs.chmodSync(abs, h.mode); // we just created it, so it is not a symlink
+    fs.chmodSync(abs, this.perm(h.mode)); // we just created it, so it is not a symlink
     if (h.xattrs !== undefined) this.warn(`xattrs of ${h.type} '${h.name}' were not applied`);
     fs.utimesSync(abs, time(h.mtime), time(h.mtime));
     return true;

@@ -119,7 +119,7 @@ async function commitWith(
   let committed: CommittedLayer | undefined;
   if (!isEmptyChangeSet(cs) || (opts.squash && state.layers.length > 0)) {
     const headers: TarHeader[] = [];
-    const entries = layerEntries(pending.root, cs, { time: opts.time, ids: pending.ids, onEmit: (h) => headers.push(h) });
+    const entries = layerEntries(pending.root, cs, { time: opts.time, ids: pending.ids, ...(pending.meta ? { meta: pending.meta } : {}), onEmit: (h) => headers.push(h) });
     // Stored uncompressed, as Buildah's local storage does: gzip is paid once, at the first push
     // (docs/architecture.md, "Layers are stored uncompressed"), not at every commit.
     const w = await writeLayerFromEntries(store.blobs, entries, 'none');

@@ -20,12 +20,12 @@ import { encodeHeader } from '../layer/tar.js';
 import type { TarEntryType, TarHeader } from '../layer/tar-types.js';
 import { expandGlob, hasMagic } from '../match/glob.js';
 import { type IgnoreMatcher, readIgnoreFile, readIgnoreFileAt } from '../match/ignore.js';
-import { isRoot } from '../store/paths.js';
 import type { Store } from '../store/store.js';
 import { removeTree } from '../util/fsx.js';
 import { byteCompare } from '../driver/snapshot.js';
 import { containerDriver } from '../driver/index.js';
 import { unpackLayers } from '../driver/dir.js';
+import { MetadataRecord, diskMode } from '../driver/record.js';
 import type { ContainerState } from '../store/containers.js';
 import { type ResolveOptions, resolveImage } from './import.js';
 import { type Owner, resolveOwner } from './users.js';
@@ -75,14 +75,10 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
     const fromContainer = opts.from !== undefined ? await store.containers.find(opts.from) : undefined;
     const specs = fromContainer ? [opts.container, fromContainer.id] : [opts.container];
     const whileLocked: (() => Promise<void>)[] = [];
-    return await store.withBlobs(() => store.containers.withContainers(specs, async ([state, source]) => withRootfsOf(store, state!, whileLocked, async (rootfs) => {
+    return await store.withBlobs(() => store.containers.withContainers(specs, async ([state, source]) => withRecordOf(store, state!, (record) => withRootfsOf(store, state!, whileLocked, async (rootfs) => {
       const owner: Owner = opts.chown !== undefined ? await resolveOwner(rootfs, opts.chown) : { uid: 0, gid: 0 };
-      if (!isRoot() && (owner.uid !== 0 || owner.gid !== 0)) {
-        // Without root the files are the caller's, which a commit records as 0:0; other owners need root for now.
-        throw new TbahError('unsupported', `--chown ${opts.chown}: setting other owners needs root in this version of tbah`, {
-          hint: 'run as root, or leave out --chown (files are committed as owned by 0:0)',
-        });
-      }
+      // Without root (dir driver) owners and modes go to the container's record; the files stay the caller's.
+      let srcRecord: MetadataRecord | undefined;
 
       // Where sources come from.
       let srcRoot: string | undefined;
@@ -90,11 +86,15 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       if (opts.from !== undefined) {
         if (source) {
           srcRoot = source.id === state!.id ? rootfs : await showRootfs(store, source, whileLocked);
+          if (source.id === state!.id) srcRecord = record;
+          else await withRecordOf(store, source, async (r) => { srcRecord = r; });
         } else {
           const img = await resolveImage(store, opts.from, opts.fromOptions);
           const tmp = await store.tempDir('copy-from');
           cleanups.push(() => removeTree(tmp));
-          await unpackLayers(store, img.manifest.layers.map((d, i) => ({ descriptor: d, diffId: img.config.rootfs.diff_ids[i]! })), tmp);
+          if (record) srcRecord = new MetadataRecord(tmp);
+          await unpackLayers(store, img.manifest.layers.map((d, i) => ({ descriptor: d, diffId: img.config.rootfs.diff_ids[i]! })), tmp, undefined, srcRecord);
+          srcRecord?.flush();
           srcRoot = tmp;
         }
       } else if (opts.contextDir !== undefined) {
@@ -129,8 +129,8 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       const destHost = await resolveInRoot(rootfs, destAbs);
       const destStat = await fsp.stat(destHost).catch(() => undefined);
       const hasher = createHash('sha256');
-      const doChown = isRoot();
-      const ctx: Ctx = { rootfs, owner, chmod, hasher, doChown, ignore, created: new Set() };
+      const doChown = record === undefined && process.geteuid?.() === 0;
+      const ctx: Ctx = { rootfs, owner, chmod, hasher, doChown, ignore, created: new Set(), ...(record ? { record } : {}), ...(srcRecord ? { srcRecord } : {}) };
 
       const single = sources.length === 1 ? sources[0]! : undefined;
       const singleStat = single && single.kind === 'path' ? await fsp.stat(single.hostPath) : undefined;
@@ -154,10 +154,16 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
         }
       }
       return hasher.digest('hex');
-    })));
+    }))));
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
   }
+}
+
+/** `fn` with the container's metadata record (rootless dir driver; undefined otherwise), saved when `fn` succeeds. */
+async function withRecordOf<T>(store: Store, c: ContainerState, fn: (record: MetadataRecord | undefined) => Promise<T>): Promise<T> {
+  const driver = await containerDriver(store, c);
+  return driver.withRecord ? driver.withRecord(c, fn) : fn(undefined);
 }
 
 /** `fn` on the container's root file system; `undo` (e.g. unmounting a source container) runs after it, still under the locks. */
@@ -185,6 +191,10 @@ interface Ctx {
   ignore: IgnoreMatcher | undefined;
   /** Directories this copy created, so their owner follows --chown. */
   created: Set<string>;
+  /** Rootless: where owners and modes go (the disk keeps the caller's own, usable). */
+  record?: MetadataRecord;
+  /** Rootless source (another container, or an image unpacked for --from): its real modes. */
+  srcRecord?: MetadataRecord;
 }
 
 export function parseChmod(s: string): number {
@@ -239,6 +249,7 @@ async function ensureParents(ctx: Ctx, dir: string): Promise<void> {
       continue;
     }
     await mkdirAllInRoot(ctx.rootfs, cur, 0o755);
+    ctx.record?.note(host, { type: 'dir', uid: ctx.owner.uid, gid: ctx.owner.gid, mode: 0o755 });
     if (ctx.doChown) chownOrExplain(() => fs.lchownSync(host, ctx.owner.uid, ctx.owner.gid), ctx.owner, cur);
     ctx.created.add(cur);
   }
@@ -255,6 +266,17 @@ function chownOrExplain(chown: () => void, owner: Owner, shown: string): void {
     }
     throw err;
   }
+}
+
+/** The real mode of a source file (a rootless source's record knows it better than its disk). */
+function sourceMeta(ctx: Ctx, src: string, st: Stats): { mode: number; device: boolean } {
+  const perm = st.mode & 0o7777;
+  const r = ctx.srcRecord;
+  if (r === undefined) return { mode: perm, device: false };
+  const rel = path.relative(r.root, src);
+  const e = rel.startsWith('..') ? undefined : r.get(rel.split(path.sep).join('/'));
+  if (e === undefined || e.ino !== st.ino) return { mode: perm, device: false };
+  return { mode: perm === diskMode(e.mode, e.type) ? e.mode : perm, device: e.dev !== undefined && st.isFile() && st.size === 0 };
 }
 
 function typeOf(st: Stats): TarEntryType | undefined {
@@ -284,9 +306,14 @@ async function copyOne(ctx: Ctx, src: string, st: Stats, dest: string, mtimeOver
 function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: string, mtimeOverride?: number): void {
   const type = typeOf(st);
   if (!type) return; // sockets and devices are not copied
-  const mode = ctx.chmod ?? (st.mode & 0o7777);
+  const real = sourceMeta(ctx, src, st);
+  if (real.device) return; // a device kept as an empty file by a rootless source: devices are not copied
+  const mode = ctx.chmod ?? real.mode;
+  // On disk the caller keeps what it needs to work on the file (the record has the real mode).
+  const onDisk = ctx.record ? diskMode(mode, type === 'dir' ? 'd' : 'f') : mode;
   const existing = fs.lstatSync(target, { throwIfNoEntry: false });
   if (existing && (type !== 'dir' || !existing.isDirectory())) {
+    ctx.record?.forget(target);
     if (existing.isDirectory()) fs.rmSync(target, { recursive: true });
     else fs.unlinkSync(target); // never write through an existing symlink
   }
@@ -299,11 +326,12 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
       const n = copyContent(ctx, src, fd);
       if (n % 512) ctx.hasher.update(Buffer.alloc(512 - (n % 512)));
       if (ctx.doChown) chownOrExplain(() => fs.fchownSync(fd, ctx.owner.uid, ctx.owner.gid), ctx.owner, dest);
-      fs.fchmodSync(fd, mode);
+      fs.fchmodSync(fd, onDisk);
       fs.futimesSync(fd, mtime, mtime);
     } finally {
       fs.closeSync(fd);
     }
+    ctx.record?.note(target, { type, uid: ctx.owner.uid, gid: ctx.owner.gid, mode });
     return;
   }
   if (type === 'dir') {
@@ -318,7 +346,8 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
     execFileSync('mkfifo', ['-m', '600', target], { stdio: 'ignore' });
   }
   if (ctx.doChown) chownOrExplain(() => fs.lchownSync(target, ctx.owner.uid, ctx.owner.gid), ctx.owner, dest);
-  if (type !== 'symlink') fs.chmodSync(target, mode);
+  if (type !== 'symlink') fs.chmodSync(target, onDisk);
+  ctx.record?.note(target, { type, uid: ctx.owner.uid, gid: ctx.owner.gid, mode: type === 'symlink' ? 0o777 : mode });
   if (type === 'symlink') fs.lutimesSync(target, mtime, mtime);
   else if (type === 'fifo') fs.utimesSync(target, mtime, mtime);
 }
@@ -419,7 +448,7 @@ async function extractArchive(ctx: Ctx, file: string, dest: string): Promise<voi
   hashing.on('data', (c: Buffer) => ctx.hasher.update(c));
   // Extraction is confined to `dir`; a hostile archive cannot climb out into the rest of the rootfs or the host.
   try {
-    await applyLayer(dir, hashing, { ownership: ctx.doChown ? 'chown' : 'ignore' });
+    await applyLayer(dir, hashing, ctx.record ? { ownership: 'record', record: ctx.record } : { ownership: ctx.doChown ? 'chown' : 'ignore' });
   } catch (err) {
     if (err instanceof TbahError) throw err;
     throw new TbahError('corrupt', `add ${file}: the ${kind} archive cannot be read: ${(err as Error).message}`, {

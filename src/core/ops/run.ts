@@ -49,7 +49,9 @@ export async function runContainer(store: Store, opts: RunContainerOptions): Pro
     const user = opts.user ?? (cfg.User || undefined);
     const journal = store.containers.runJournal(state.id);
     const driver = await containerDriver(store, state);
-    return driver.withRootfs(state, async (rootfs) => {
+    // Rootless dir driver: the record's owners and modes are on the files while the command runs.
+    const withTree = driver.withRunRootfs ? driver.withRunRootfs.bind(driver) : driver.withRootfs.bind(driver);
+    return withTree(state, async (rootfs) => {
     await recoverInterruptedRun(rootfs, journal);
     return runInContainer(rootfs, {
       args: opts.args,

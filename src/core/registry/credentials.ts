@@ -16,6 +16,7 @@
 import { spawn } from 'node:child_process';
 import { lstat, mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { ensureUserRuntimeDir, isRoot, userHome } from '../store/paths.js';
 import { dirname, join } from 'node:path';
 import { TbahError, isErrno } from '../errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
@@ -43,14 +44,25 @@ export const DOCKER_HUB_LEGACY_KEY = 'https://index.docker.io/v1/';
 
 /** The sources for this process: real env, home, files and helpers. */
 export function defaultSources(authFile?: string): CredentialSources {
-  const env = process.env;
+  const env = withRuntimeDir(process.env);
   return {
     env,
-    home: homedir(),
+    home: isRoot() ? homedir() : userHome(env),
     ...(authFile === undefined ? {} : { authFile }),
     readFile: readOptionalFile,
     runHelper: (helper, server) => runCredentialHelper(helper, server, env),
   };
+}
+
+/**
+ * Without root and without a login session's XDG_RUNTIME_DIR (runuser, cron),
+ * /run/containers/UID cannot be made; containers/common's tools then set
+ * XDG_RUNTIME_DIR to a private directory of their own, and so does tbah
+ * (`/run/user/UID` when it exists, else its private directory under /tmp).
+ */
+function withRuntimeDir(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (isRoot() || nonEmpty(env['XDG_RUNTIME_DIR']) !== undefined) return env;
+  return { ...env, XDG_RUNTIME_DIR: ensureUserRuntimeDir(env) };
 }
 
 /** Where the primary auth file is and why: the file `login` writes and the lookup reads first. */

@@ -18,6 +18,15 @@ import { findExecutable } from './select.js';
 import { CAPABILITY_NUMBERS } from './spec.js';
 import type { RuntimeSpec } from './spec.js';
 
+/**
+ * sethostname(2) syscall numbers: /proc/sys/kernel/hostname belongs to the
+ * host's root, so root of a user namespace cannot write it (the syscall only
+ * asks for CAP_SYS_ADMIN over the UTS namespace).
+ */
+const SETHOSTNAME_SYSCALL: Partial<Record<NodeJS.Architecture, number>> = {
+  x64: 170, arm64: 161, riscv64: 161, loong64: 161, arm: 74, ia32: 74, s390x: 74, ppc64: 74, ppc: 74,
+};
+
 /** prctl(2) syscall numbers: perl-base has no prctl, and h2ph's syscall.ph is not in perl-base. */
 const PRCTL_SYSCALL: Partial<Record<NodeJS.Architecture, number>> = {
   x64: 157, arm64: 167, riscv64: 167, loong64: 167, arm: 172, ia32: 172, s390x: 172, ppc64: 171, ppc: 171,
@@ -56,7 +65,7 @@ sub setup {
     elsif ($op eq 'mask') { my $p = $a[0]; next if !-e $p;
       if (-d $p) { run_ok('mount', '-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec', 'tmpfs', $p) } else { run_ok('mount', '--bind', '/dev/null', $p) } }
     elsif ($op eq 'rdonly') { my $p = $a[0]; next if !-e $p; run_ok('mount', '--bind', $p, $p); run_ok('mount', '-o', 'remount,bind,ro', $p) }
-    elsif ($op eq 'hostname') { open(my $h, '>', '/proc/sys/kernel/hostname') or die "hostname: $!\n"; print $h $a[0]; close $h or die "hostname: $!\n" }
+    elsif ($op eq 'hostname') { syscall($a[1] + 0, $a[0], length($a[0])) == 0 or die "hostname: $!\n" }
     elsif ($op eq 'loup') { socket(my $s, PF_INET, SOCK_DGRAM, 0) or die "socket: $!\n"; my $ifr = pack('a16 x24', 'lo');
       ioctl($s, 0x8913, $ifr) or die "SIOCGIFFLAGS lo: $!\n"; my $fl = unpack('x16 s', $ifr);
       ioctl($s, 0x8914, pack('a16 s x22', 'lo', $fl | 1)) or die "SIOCSIFFLAGS lo: $!\n" }
@@ -66,9 +75,13 @@ sub setup {
   my $last = 40; if (open(my $cf, '<', '/proc/sys/kernel/cap_last_cap')) { $last = <$cf> + 0 }
   for my $c (0 .. ($last > 63 ? 63 : $last)) { next if $k{$c}; syscall($prctl, 24, $c, 0, 0, 0) == 0 or die "drop capability $c: $!\n" }
   POSIX::setgid($gid) or die "setgid $gid: $!\n";
-  my @want = ($gid, grep { $_ ne '' } split /,/, $groups); $) = join(' ', $gid, @want);
-  my ($eg, @have) = split ' ', $); my %have = map { $_ => 1 } @have;
-  die "setgroups @want: $!\n" if $eg != $gid || grep { !$have{$_} } @want;
+  my @want = ($gid, grep { $_ ne '' } split /,/, $groups);
+  # A user namespace mapping only the caller denies setgroups: then there are no other groups to set.
+  my $sg = 'allow'; if (open(my $sf, '<', '/proc/self/setgroups')) { $sg = <$sf> // 'allow' }
+  if ($sg =~ /deny/) { die "supplementary groups (@want) need subordinate ids\n" if @want > 1 }
+  else { $) = join(' ', $gid, @want);
+    my ($eg, @have) = split ' ', $); my %have = map { $_ => 1 } @have;
+    die "setgroups @want: $!\n" if $eg != $gid || grep { !$have{$_} } @want }
   POSIX::setuid($uid) or die "setuid $uid: $!\n"; die "setuid $uid did not take\n" if $< != $uid || $> != $uid;
 }
 $SIG{$_} = 'IGNORE' for qw(INT TERM HUP QUIT);
@@ -104,9 +117,9 @@ export interface ChrootCommand {
  * mount is placed in that mount (it does not exist in the rootfs), and the
  * helper refuses to mount on a symlink, so nothing is ever mounted outside.
  */
-export async function prepareChroot(spec: RuntimeSpec, bundle: string, pidFile: string): Promise<ChrootCommand> {
+export async function prepareChroot(spec: RuntimeSpec, bundle: string, pidFile: string, opts: { userNamespace?: boolean } = {}): Promise<ChrootCommand> {
   const prctl = PRCTL_SYSCALL[process.arch];
-  if (prctl === undefined) throw new TbahError('unsupported', `--isolation chroot is not supported on ${process.arch}`, { hint: 'use --isolation oci' });
+  if (prctl === undefined || SETHOSTNAME_SYSCALL[process.arch] === undefined) throw new TbahError('unsupported', `--isolation chroot is not supported on ${process.arch}`, { hint: 'use --isolation oci' });
   const tools: Record<string, string> = {};
   for (const t of ['unshare', 'perl', 'mount', 'mknod']) {
     const found = await findExecutable(t);
@@ -136,12 +149,15 @@ export async function prepareChroot(spec: RuntimeSpec, bundle: string, pidFile: 
     if (m.destination === '/dev') devHost = host;
   }
   if (devHost !== undefined) {
-    for (const [name, maj, min] of DEVICES) recs.push(['mknod', path.join(devHost, name), String(maj), String(min)]);
+    // In a user namespace mknod of real devices is refused: the host's nodes are bound instead (as runc does).
+    for (const [name, maj, min] of DEVICES) {
+      recs.push(opts.userNamespace ? ['bind', `/dev/${name}`, devHost, name, '', '1'] : ['mknod', path.join(devHost, name), String(maj), String(min)]);
+    }
     for (const [target, name] of DEV_LINKS) recs.push(['symlink', target, path.join(devHost, name)]);
   }
   for (const p of spec.linux.maskedPaths) { const { root: r, rel } = await place(p); recs.push(['mask', path.join(r, rel)]); }
   for (const p of spec.linux.readonlyPaths) { const { root: r, rel } = await place(p); recs.push(['rdonly', path.join(r, rel)]); }
-  recs.push(['hostname', spec.hostname]);
+  recs.push(['hostname', spec.hostname, String(SETHOSTNAME_SYSCALL[process.arch] ?? 0)]);
   if (spec.linux.namespaces.some((n) => n.type === 'network')) recs.push(['loup']);
 
   const keep = spec.process.capabilities.bounding.map((c) => CAPABILITY_NUMBERS[c]).filter((n): n is number => n !== undefined);

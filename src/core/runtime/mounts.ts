@@ -166,6 +166,18 @@ async function acquireCache(cacheRoot: string, key: string, req: CacheRequest, c
   return { dir: path.join(cacheRoot, key), lock };
 }
 
+/**
+ * Give a run's copy the source's owner. In tbah's user namespace a host file of
+ * another user has no id there (it shows as the overflow id): the copy stays ours.
+ */
+async function chownLikeSource(p: string, uid: number, gid: number): Promise<void> {
+  try {
+    await fsp.chown(p, uid, gid);
+  } catch (err) {
+    if (!isErrno(err, 'EINVAL') && !isErrno(err, 'EPERM')) throw err;
+  }
+}
+
 function overlayPathOk(p: string): boolean {
   return !/[,:\\\n]/.test(p);
 }
@@ -244,7 +256,7 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
           const copy = path.join(overlayAt, `file-${n}`);
           await fsp.copyFile(r.source, copy);
           await fsp.chmod(copy, st.mode & 0o7777);
-          await fsp.chown(copy, st.uid, st.gid);
+          await chownLikeSource(copy, st.uid, st.gid);
           mounts.push({ type: 'bind', source: copy, target: r.target, readonly: false });
           continue;
         }
@@ -259,7 +271,7 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
         await fsp.mkdir(work);
         // The overlay root takes the source's mode and owner from the lower dir; upper's own matter for new entries only.
         await fsp.chmod(upper, st.mode & 0o7777);
-        await fsp.chown(upper, st.uid, st.gid);
+        await chownLikeSource(upper, st.uid, st.gid);
         mounts.push({ type: 'overlay', target: r.target, options: [`lowerdir=${r.source}`, `upperdir=${upper}`, `workdir=${work}`] });
         continue;
       }

@@ -45,7 +45,8 @@ async function ownerGone(dir: string): Promise<boolean> {
   try {
     tag = await fsp.readFile(path.join(dir, OWNER_FILE), 'utf8');
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false; // still being made, or not ours
+    // Still being made, not ours, or another user's (a shared /tmp): never touched.
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EACCES') || isErrno(err, 'EPERM')) return false;
     throw err;
   }
   const [pid, start] = tag.split(':');

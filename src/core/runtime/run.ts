@@ -25,7 +25,9 @@ import { findExecutable, runtimeStateDir, selectRuntime } from './select.js';
 import type { Isolation, RuntimeChoice } from './select.js';
 import { buildSpec, mergeEnv, DEFAULT_PATH } from './spec.js';
 import type { RunMount, SpecOptions } from './spec.js';
-import { resolveRunUser } from './user.js';
+import { type RunUser, resolveRunUser } from './user.js';
+import { currentMapping, isMapped } from './userns.js';
+import { ensureRuntimeRoot, isRoot } from '../store/paths.js';
 
 /** The spec's own options, plus what a run resolves before building the spec (user, cwd, mounts, runtime). */
 export interface RunOptions
@@ -263,6 +265,24 @@ async function keepChangedFiles(root: string, files: EtcFile[], created: Set<str
   }
 }
 
+/**
+ * In tbah's user namespace only mapped ids exist: a user outside them cannot
+ * be run as, and without subordinate ids (setgroups denied) there are no
+ * supplementary groups.
+ */
+function checkMapped(user: RunUser, spec: string | undefined): void {
+  const ids = currentMapping();
+  const who = spec ?? `${user.uid}`;
+  if (!isMapped(ids.uids, user.uid) || !isMapped(ids.gids, user.gid)) {
+    const single = ids.uids.length === 1 && ids.uids[0]!.count === 1;
+    throw new TbahError('unsupported', `run --user ${who}: ${user.uid}:${user.gid} does not exist in tbah's user namespace (${single ? 'only root is mapped' : 'outside the subordinate ranges'})`, {
+      hint: single ? 'an administrator can give you subordinate ids (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER); until then only root can run' : 'use an id inside your ranges in /etc/subuid and /etc/subgid',
+    });
+  }
+  user.additionalGids = user.additionalGids.filter((g) => isMapped(ids.gids, g));
+  if (ids.gids.length === 1 && ids.gids[0]!.count === 1) user.additionalGids = [];
+}
+
 /** Run `opts.args` in `rootfs`; resolves to the command's exit status (128+N for a signal). */
 export async function runInContainer(rootfs: string, opts: RunOptions): Promise<number> {
   if (opts.args.length === 0) throw new TbahError('invalid-argument', 'run: no command given', { hint: 'put the command after --' });
@@ -270,9 +290,17 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
   const isolation = opts.isolation ?? 'oci';
   const stdio = opts.stdio ?? 'inherit';
   const terminal = opts.terminal ?? false;
+  // Without root the command runs in tbah's user namespace, entered before this is called.
+  const rootless = !isRoot();
+  if (rootless && (process.getuid?.() ?? 0) !== 0) {
+    throw new TbahError('unsupported', 'run without root needs tbah\'s user namespace', {
+      hint: 'use the tbah command (it enters one for run), or call from a process started by `tbah unshare`',
+    });
+  }
   const relay = new SignalRelay(terminal);
   try {
     const user = await resolveRunUser(root, opts.user);
+    if (rootless) checkMapped(user, opts.user);
     const cwd = path.posix.resolve('/', opts.workingDir ?? '/');
     // HOME from passwd unless the image or --env sets it.
     const finalEnv = mergeEnv([`HOME=${user.home ?? '/'}`], opts.imageEnv, opts.env);
@@ -345,7 +373,7 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
       const spec = buildSpec({
         args: opts.args, rootfs: root, env: finalEnv, cwd,
         uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
-        mounts, hostname, terminal: terminal && isolation === 'oci',
+        mounts, hostname, terminal: terminal && isolation === 'oci', rootless,
         ...(opts.network !== undefined ? { network: opts.network } : {}),
         ...(opts.capAdd !== undefined ? { capAdd: opts.capAdd } : {}),
         ...(opts.capDrop !== undefined ? { capDrop: opts.capDrop } : {}),
@@ -355,10 +383,11 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
       let argv: string[];
       if (rt !== undefined) {
         await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+        ensureRuntimeRoot();
         await fsp.mkdir(runtimeStateDir(rt), { recursive: true, mode: 0o700 });
         argv = [rt.path, '--root', runtimeStateDir(rt), 'run', '--bundle', bundle, '--pid-file', pidFile, id];
       } else {
-        argv = (await prepareChroot(spec, bundle, pidFile)).argv;
+        argv = (await prepareChroot(spec, bundle, pidFile, { userNamespace: rootless })).argv;
       }
       if (script !== undefined) argv = [script, '-qefc', argv.map(shq).join(' '), '/dev/null'];
 

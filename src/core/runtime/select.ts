@@ -13,6 +13,7 @@ import { constants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TbahError, isErrno } from '../errors.js';
+import { ROOT_RUNTIME_DIR, ensureRuntimeRoot, hostUid, isRoot, runtimeRoot } from '../store/paths.js';
 import { writeJsonAtomic } from '../util/fsx.js';
 import { buildSpec } from './spec.js';
 import type { RunMount } from './spec.js';
@@ -26,11 +27,16 @@ export interface RuntimeChoice {
   name: string;
 }
 
-/** Where tbah keeps OCI runtime state (`runc --root`), apart from other users of the runtime. */
-export const RUNTIME_STATE_ROOT = '/run/tbah';
+/** Where root keeps tbah's OCI runtime state (others: `runtimeRoot()`, store/paths.ts). */
+export const RUNTIME_STATE_ROOT = ROOT_RUNTIME_DIR;
 
+/**
+ * Where tbah keeps OCI runtime state (`runc --root`), apart from other users of
+ * the runtime: `/run/tbah/<runtime>` for root, else under the caller's own
+ * run-time directory (never a root-owned path).
+ */
 export function runtimeStateDir(rt: RuntimeChoice): string {
-  return path.join(RUNTIME_STATE_ROOT, rt.name);
+  return path.join(runtimeRoot(), rt.name);
 }
 
 /** `--isolation`, else `TBAH_ISOLATION`, else `BUILDAH_ISOLATION`, else `oci`. */
@@ -43,7 +49,7 @@ export function resolveIsolation(flag: string | undefined, env: NodeJS.ProcessEn
   if (v === 'oci' || v === 'default' || v === '') return 'oci';
   if (v === 'chroot') return 'chroot';
   throw new TbahError('invalid-argument', `${from} ${value}: unsupported isolation`, {
-    hint: v === 'rootless' ? 'tbah runs containers as root: use oci or chroot' : 'use oci (an OCI runtime) or chroot',
+    hint: v === 'rootless' ? 'without root both run in tbah\'s user namespace, as Buildah\'s rootless isolation does: use oci or chroot' : 'use oci (an OCI runtime) or chroot',
   });
 }
 
@@ -103,8 +109,9 @@ export async function probeRuntime(rt: RuntimeChoice): Promise<Verdict> {
       if (st?.isSymbolicLink()) await fsp.symlink(await fsp.readlink(`/${d}`), path.join(rootfs, d));
       else if (st?.isDirectory()) mounts.push({ type: 'bind', source: `/${d}`, target: `/${d}`, readonly: true });
     }
-    const spec = buildSpec({ args: ['true'], rootfs, mounts, hostname: 'tbah-probe' });
+    const spec = buildSpec({ args: ['true'], rootfs, mounts, hostname: 'tbah-probe', rootless: !isRoot() });
     await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    ensureRuntimeRoot();
     await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
       const child = spawn(rt.path, ['--root', stateDir, 'run', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -136,8 +143,9 @@ export async function hostRunDir(env: NodeJS.ProcessEnv = process.env): Promise<
   const uid = process.getuid?.() ?? -1;
   const xdg = env['XDG_RUNTIME_DIR'];
   const dir = xdg !== undefined && path.isAbsolute(xdg) ? path.join(xdg, 'tbah')
-    : uid === 0 ? RUNTIME_STATE_ROOT
-    : path.join(os.tmpdir(), `tbah-run-${uid}`);
+    // Root of tbah's user namespace is the caller: its own directory, by its host uid.
+    : isRoot() ? RUNTIME_STATE_ROOT
+    : path.join(os.tmpdir(), `tbah-run-${hostUid()}`);
   try {
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const st = await fsp.lstat(dir);

@@ -72,6 +72,8 @@ export interface SpecOptions {
   mounts?: RunMount[];
   capAdd?: string[];
   capDrop?: string[];
+  /** Run in tbah's user namespace (no root): /sys is bound from the host instead of mounted. */
+  rootless?: boolean;
 }
 
 /** The parts of the OCI runtime spec we produce (a subset of specs-go). */
@@ -134,13 +136,20 @@ function capabilitySet(add: readonly string[], drop: readonly string[]): string[
   return caps;
 }
 
-const baseMounts = (): SpecMount[] => [
+/**
+ * In a user namespace sysfs can only be mounted with a network namespace of
+ * that user namespace; with the host's network it is bound read-only from the
+ * host instead (as podman and Buildah do rootless).
+ */
+const SYSFS_BIND: SpecMount = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+
+const baseMounts = (rootless: boolean): SpecMount[] => [
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
   { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
   { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
   { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
   { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-  { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+  rootless ? SYSFS_BIND : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
 ];
 
 function toSpecMount(m: RunMount): SpecMount {
@@ -187,7 +196,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
     },
     root: { path: o.rootfs, readonly: false },
     hostname: o.hostname ?? 'tbah',
-    mounts: [...baseMounts(), ...(o.mounts ?? []).map(toSpecMount)],
+    mounts: [...baseMounts((o.rootless ?? false) && o.network !== 'private'), ...(o.mounts ?? []).map(toSpecMount)],
     linux: {
       namespaces,
       maskedPaths: [...MASKED_PATHS],
