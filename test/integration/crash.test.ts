@@ -34,7 +34,7 @@ describe('crash safety', () => {
       await killedAfter(sb, ['commit', ctr, 'big:1'], ms);
       // Whatever happened, every command still works and what is listed is whole.
       sb.ok(['containers']);
-      for (const line of sb.ok(['images', '--format', '{{.Name}}:{{.Tag}}']).split('\n').filter(Boolean)) {
+      for (const line of sb.ok(['images', '--quiet', '--no-trunc']).split('\n').filter(Boolean)) {
         sb.ok(['push', line, `oci:${sb.path('check')}:c`]);
         await validateOciLayout(sb.path('check'), 'c');
       }
