@@ -82,15 +82,22 @@ export class DirDriver implements RootfsDriver {
     await recoverInterruptedRun(rootfs, this.store.containers.runJournal(c.id));
     const snap = opts.squash || !c.snapshot ? undefined : await readJsonFile<SnapshotFile>(path.join(dir, c.snapshot));
     const changes = computeChanges(rootfs, snap);
+    const store = this.store;
     let written: string | undefined;
     return {
       root: rootfs,
       changes,
       ids: processIds(),
-      async prepare(layer: CommittedLayer | undefined): Promise<DriverFields> {
-        if (!layer && !opts.squash) return { snapshot: c.snapshot };
+      async prepare(layer: CommittedLayer | undefined, alsoShow: LayerRef[] = []): Promise<DriverFields> {
+        if (!layer && !opts.squash && alsoShow.length === 0) return { snapshot: c.snapshot };
+        let snapshot = changes.snapshot;
+        if (alsoShow.length > 0) {
+          // The tree gets what the image has beyond the changes; the next commit diffs against all of it.
+          await unpackLayers(store, alsoShow, rootfs);
+          snapshot = takeSnapshot(rootfs);
+        }
         written = `snapshot-${Date.now()}-${process.pid}.json`;
-        await writeFileAtomic(path.join(dir, written), JSON.stringify(changes.snapshot));
+        await writeFileAtomic(path.join(dir, written), JSON.stringify(snapshot));
         return { snapshot: written };
       },
       async finish(): Promise<void> {
