@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { TbahError } from '../../core/errors.js';
 import { collect, getStore } from '../context.js';
 import { warn } from '../output.js';
@@ -6,7 +6,7 @@ import { addHistoryDefault, collectList } from './shared.js';
 
 interface RunFlags {
   user?: string; workingdir?: string; env?: string[]; volume?: string[]; mount?: string[]; secret?: string[];
-  network?: string; hostname?: string; capAdd?: string[]; capDrop?: string[]; runtime?: string; isolation?: string; tty?: boolean;
+  network?: string; hostname?: string; capAdd?: string[]; capDrop?: string[]; runtime?: string; isolation?: string; terminal?: boolean; tty?: boolean;
   validExitCodes?: string[]; addHistory?: boolean;
 }
 
@@ -30,7 +30,8 @@ export function register(program: Command): void {
     .option('--no-add-history', 'record no history entry (overrides $BUILDAH_HISTORY)')
     .option('--isolation <type>', 'oci (an OCI runtime, default) or chroot (namespaces + chroot, no runtime); default $TBAH_ISOLATION, $BUILDAH_ISOLATION')
     .option('--runtime <path>', 'OCI runtime (default: $TBAH_RUNTIME, else crun if it works on this host, else runc)')
-    .option('-t, --tty', 'allocate a terminal')
+    .option('-t, --terminal', 'allocate a terminal')
+    .addOption(new Option('--tty', 'same as --terminal').hideHelp())
     .action(async (container: string, command: string[], o: RunFlags, cmd: Command) => {
       const { parseExitCodes, parseMount, parseSecret, parseVolume, runContainer } = await import('../../core/ops/run.js');
       const { resolveIsolation } = await import('../../core/runtime/select.js');
@@ -51,7 +52,7 @@ export function register(program: Command): void {
         ...(o.capDrop ? { capDrop: o.capDrop } : {}),
         isolation: resolveIsolation(o.isolation),
         ...(o.runtime !== undefined ? { runtime: o.runtime } : {}),
-        ...(o.tty ? { terminal: true } : {}),
+        ...(o.terminal || o.tty ? { terminal: true } : {}),
         ...(o.validExitCodes ? { validExitCodes: parseExitCodes(o.validExitCodes) } : {}),
         ...(addHistoryDefault(o.addHistory) ? { addHistory: true } : {}),
         onWarning: warn,
