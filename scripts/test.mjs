@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
 /** Integration files whose behaviour depends on the rootfs driver. */
-const DRIVER_SUITES = ['commands', 'workflow', 'fidelity', 'library', 'run-cli', 'crash', 'overlay', 'examples', 'user-files', 'hostile'];
+const DRIVER_SUITES = ['commands', 'workflow', 'fidelity', 'library', 'run-cli', 'crash', 'overlay', 'examples', 'user-files', 'hostile', 'flags-layers'];
 
 const which = process.argv[2];
 const suites = which ? [which] : ['unit', 'integration'];

@@ -17,7 +17,10 @@ export { configureContainer } from './core/ops/config.js';
 export type { ConfigChanges, EditableImage } from './core/config-edit.js';
 export { commitContainer, type CommitOptions, type CommitResult } from './core/ops/commit.js';
 export { pushImage, type PushOptions, type PushResult } from './core/ops/push.js';
-export { runContainer, parseMount, parseSecret, parseVolume, type RunContainerOptions } from './core/ops/run.js';
+export { runContainer, parseExitCodes, parseMount, parseSecret, parseVolume, type RunContainerOptions } from './core/ops/run.js';
+export { parseAddHost, parseUlimit, ownLimit } from './core/ops/run-args.js';
+export type { RunDefaults } from './core/store/containers.js';
+export { normalizePlatform } from './core/platform.js';
 export type { MountRequest, SecretSource } from './core/runtime/mounts.js';
 export {
   resolveImage, importImage, pullImage, pullFromRegistry, type PullPolicy, type ResolveOptions, type ImportOptions,

@@ -24,7 +24,7 @@
  */
 import path from 'node:path';
 import { TbahError } from './errors.js';
-import type { ContainerConfig, HealthConfig, ImageConfig } from './oci.js';
+import type { ContainerConfig, HealthConfig, HistoryEntry, ImageConfig } from './oci.js';
 import { parseDuration } from './duration.js';
 import { splitShellWords } from './shell-words.js';
 
@@ -38,6 +38,22 @@ export interface EditableImage {
   createdBy?: string;
   /** `--history-comment`: history comment of the next commit. */
   historyComment?: string;
+  /** `--add-history` entries of copy, add, run and config since the last commit (empty layers), in order. */
+  pendingHistory?: HistoryEntry[];
+  /** `copy --link` copies waiting for the next commit, where each becomes a layer of its own. */
+  linked?: LinkedCopy[];
+  /** Keys `config --unsetannotation` removed: a commit does not generate them again (`org.opencontainers.image.base.*`). */
+  unsetAnnotations?: string[];
+  /** Committed at least once: Buildah's `FROM <base>` history comment goes on the first commit only. */
+  committed?: boolean;
+}
+
+/** A `copy --link`: its content staged in a directory of the container, not in the rootfs. */
+export interface LinkedCopy {
+  /** Directory name inside the container's directory. */
+  dir: string;
+  /** The history entry its layer gets (Buildah: `/bin/sh -c #(nop) COPY --link file:HEX in DEST `). */
+  history: HistoryEntry;
 }
 
 /** One field per `buildah config` flag; list flags may repeat. `undefined` = flag not given. */
@@ -130,6 +146,7 @@ export function applyConfigChanges(
   }
   if (ch.unsetAnnotation !== undefined) {
     for (const k of ch.unsetAnnotation) delete out.annotations[k];
+    out.unsetAnnotations = [...new Set([...(out.unsetAnnotations ?? []), ...ch.unsetAnnotation])];
   }
   if (ch.workingdir !== undefined) setOrDelete(c, 'WorkingDir', ch.workingdir);
   if (ch.comment !== undefined) setOrDelete(ic, 'comment', ch.comment);
@@ -142,10 +159,47 @@ export function applyConfigChanges(
     }
     c.OnBuild = [...(c.OnBuild ?? []), ...ch.onbuild];
   }
-  if (ch.annotation !== undefined) out.annotations = applyKeyValues('--annotation', out.annotations, ch.annotation);
+  if (ch.annotation !== undefined) {
+    out.annotations = applyKeyValues('--annotation', out.annotations, ch.annotation);
+    // Setting a key again takes back an earlier --unsetannotation of it.
+    if (out.unsetAnnotations) {
+      const left = out.unsetAnnotations.filter((k) => !(k in out.annotations));
+      if (left.length > 0) out.unsetAnnotations = left;
+      else delete out.unsetAnnotations;
+    }
+  }
 
   if (hadContainerConfig || Object.keys(c).length > 0) ic.config = c;
   return { image: out, warnings };
+}
+
+/**
+ * The `created_by` of each history entry `config --add-history` records, in
+ * Buildah's order and wording (`/bin/sh -c #(nop) ENV A=1`, one VOLUME or
+ * ONBUILD entry per value), values as the user typed them. Buildah also adds
+ * an `ENV` entry with nothing after it when no `--env` was given; tbah does not.
+ */
+export function configHistory(ch: ConfigChanges): string[] {
+  const nop = (s: string): string => `/bin/sh -c #(nop) ${s}`;
+  const out: string[] = [];
+  if (ch.user !== undefined) out.push(nop(`USER ${ch.user}`));
+  if (ch.shell !== undefined) out.push(nop(`SHELL ${ch.shell}`));
+  if (ch.stopSignal !== undefined) out.push(nop(`STOPSIGNAL ${ch.stopSignal}`));
+  if (ch.port !== undefined) out.push(nop(`EXPOSE ${ch.port.join(' ')}`));
+  if (ch.env !== undefined) out.push(nop(`ENV ${ch.env.join(' ')}`));
+  if (ch.entrypoint !== undefined) out.push(nop(`ENTRYPOINT ${ch.entrypoint}`));
+  if (ch.cmd !== undefined) out.push(nop(`CMD ${ch.cmd}`));
+  for (const v of ch.volume ?? []) out.push(nop(`VOLUME ${v}`));
+  const hcFlags: [keyof ConfigChanges, string][] = [['healthcheckInterval', 'interval'], ['healthcheckRetries', 'retries'],
+    ['healthcheckStartPeriod', 'start-period'], ['healthcheckStartInterval', 'start-interval'], ['healthcheckTimeout', 'timeout']];
+  if (ch.healthcheck !== undefined || hcFlags.some(([k]) => ch[k] !== undefined)) {
+    if (ch.healthcheck !== undefined && ch.healthcheck.trim() === '') out.push(nop('HEALTHCHECK NONE'));
+    else out.push(nop(`HEALTHCHECK ${hcFlags.filter(([k]) => ch[k] !== undefined).map(([k, f]) => `--${f}=${String(ch[k])} `).join('')}${ch.healthcheck ?? ''}`));
+  }
+  if (ch.label !== undefined) out.push(nop(`LABEL ${ch.label.join(' ')}`));
+  if (ch.workingdir !== undefined) out.push(nop(`WORKDIR ${ch.workingdir}`));
+  for (const o of ch.onbuild ?? []) out.push(nop(`ONBUILD ${o}`));
+  return out;
 }
 
 // ---- small helpers ----

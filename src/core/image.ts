@@ -8,10 +8,9 @@ import {
 } from './oci.js';
 import type { LayerRef } from './store/containers.js';
 
-/** RFC 3339 as Go writes it: no fractional part when it is zero. */
+/** RFC 3339 as Go's RFC3339Nano writes it: trailing zeros of the fraction dropped, no fraction when it is zero. */
 export function rfc3339(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+  return new Date(ms).toISOString().replace(/\.?0*Z$/, 'Z');
 }
 
 /** OCI configs do not carry Docker-only fields; Docker ones keep them. */

@@ -45,7 +45,7 @@ describe('add', () => {
     assert.ok(statSync(path.join(mnt, 'copied', 'pkg.tar.gz')).isFile());
   });
 
-  test('downloads URLs (mtime from Last-Modified, mode 0600); 404 is an error', async () => {
+  test('downloads URLs (mtime from Last-Modified, mode 0600); 404 is an error; copy takes URLs too', async () => {
     const c = sb.ok(['from', 'scratch']);
     const mnt = sb.ok(['mount', c]);
     const ok = await sb.runAsync(['add', c, `${base}/files/hello.txt`, '/dl/']);
@@ -57,9 +57,11 @@ describe('add', () => {
     const r = await sb.runAsync(['add', c, `${base}/missing`, '/dl/']);
     assert.equal(r.status, 125);
     assert.match(r.stderr, /HTTP 404/);
-    const r2 = sb.run(['copy', c, `${base}/files/hello.txt`, '/dl/']);
-    assert.equal(r2.status, 125);
-    assert.match(r2.stderr, /only supported by `tbah add`/);
+    // As Buildah: copy downloads too (the bytes as served, never extracted).
+    const r2 = await sb.runAsync(['copy', c, `${base}/files/hello.txt`, '/dl2/']);
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.equal(readFileSync(path.join(mnt, 'dl2', 'hello.txt'), 'utf8'), 'hello over http');
+    assert.equal(statSync(path.join(mnt, 'dl2', 'hello.txt')).mtimeMs, Date.parse('2020-01-01T00:00:00Z'));
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TbahError } from '../../src/core/errors.js';
 import type { ContainerConfig, Digest } from '../../src/core/oci.js';
-import { type ConfigChanges, type EditableImage, applyConfigChanges, expandVars } from '../../src/core/config-edit.js';
+import { type ConfigChanges, type EditableImage, applyConfigChanges, configHistory, expandVars } from '../../src/core/config-edit.js';
 
 const S = 1_000_000_000;
 const DIFF = `sha256:${'a'.repeat(64)}` as Digest;
@@ -533,5 +533,28 @@ describe('everything at once', () => {
     assert.deepEqual(r.image.annotations, { 'org.example.keep': 'yes', 'org.opencontainers.image.source': 'https://example.org/x' });
     assert.deepEqual(r.warnings, []);
     assert.deepEqual(JSON.parse(JSON.stringify(r.image)), r.image, 'plain JSON data');
+  });
+});
+
+describe('config --add-history entries (Buildah 1.28, measured)', () => {
+  it('one entry per instruction, in Buildah\'s order and wording', () => {
+    const ch: ConfigChanges = {
+      workingdir: '/w', label: ['l=1', 'm=2'], user: '1', env: ['A=1', 'B=2'], port: ['80', '53/udp'], cmd: 'echo hi', entrypoint: '["/bin/sh"]',
+      volume: ['/v', '/w'], stopSignal: 'TERM', healthcheck: 'CMD true', healthcheckInterval: '5s', healthcheckRetries: 2, onbuild: ['RUN x'], shell: '/bin/sh -c',
+    };
+    assert.deepEqual(configHistory(ch).map((s) => s.replace('/bin/sh -c #(nop) ', '')), [
+      'USER 1', 'SHELL /bin/sh -c', 'STOPSIGNAL TERM', 'EXPOSE 80 53/udp', 'ENV A=1 B=2', 'ENTRYPOINT ["/bin/sh"]', 'CMD echo hi',
+      'VOLUME /v', 'VOLUME /w', 'HEALTHCHECK --interval=5s --retries=2 CMD true', 'LABEL l=1 m=2', 'WORKDIR /w', 'ONBUILD RUN x',
+    ]);
+    assert.deepEqual(configHistory({ healthcheck: '' }), ['/bin/sh -c #(nop) HEALTHCHECK NONE']);
+    assert.deepEqual(configHistory({ author: 'me', comment: 'c' }), [], 'no ENV entry without --env (Buildah adds an empty one)');
+  });
+
+  it('--unsetannotation is remembered until the key is set again', () => {
+    const a = applyConfigChanges(base(), { unsetAnnotation: ['org.opencontainers.image.base.name', 'org.example.keep'] }, {}).image;
+    assert.deepEqual(a.unsetAnnotations, ['org.opencontainers.image.base.name', 'org.example.keep']);
+    assert.deepEqual(a.annotations, {});
+    const b = applyConfigChanges(a, { annotation: ['org.example.keep=again'] }, {}).image;
+    assert.deepEqual(b.unsetAnnotations, ['org.opencontainers.image.base.name']);
   });
 });

@@ -1,7 +1,10 @@
 /** Parsing of `tbah run`'s -v, --mount, --secret and --isolation values (pure, no I/O). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMount, parseSecret, parseVolume } from '../../src/core/ops/run-args.js';
+import {
+  ownLimit, parseAddHost, parseExitCodes, parseMount, parseSecret, parseUlimit, parseVolume, proxyEnv, resolveRunEnv,
+} from '../../src/core/ops/run-args.js';
+import { hostsFile } from '../../src/core/runtime/hosts.js';
 import { resolveIsolation } from '../../src/core/runtime/select.js';
 import { TbahError } from '../../src/core/errors.js';
 
@@ -70,4 +73,54 @@ test('--isolation, TBAH_ISOLATION, BUILDAH_ISOLATION', () => {
   assert.equal(resolveIsolation(undefined, { BUILDAH_ISOLATION: 'chroot' }), 'chroot');
   assert.throws(() => resolveIsolation('rootless', {}), (e: unknown) => e instanceof TbahError && /rootless: unsupported/.test(e.message) && /use oci or chroot/.test(e.hint ?? ''));
   assert.throws(() => resolveIsolation(undefined, { TBAH_ISOLATION: 'vm' }), /TBAH_ISOLATION vm/);
+});
+
+test('--mount type=cache,src=SUBDIR; type=secret,env=NAME', () => {
+  assert.deepEqual(parseMount('type=cache,target=/c,src=a/b'), { type: 'cache', target: '/c', source: 'a/b' });
+  assert.deepEqual(parseMount('type=cache,target=/c,source=x,id=k'), { type: 'cache', target: '/c', source: 'x', id: 'k' });
+  assert.throws(() => parseMount('type=cache,target=/c,src='), /subdirectory/);
+  assert.deepEqual(parseMount('type=secret,id=t,env=TOKEN'), { type: 'secret', id: 't', env: 'TOKEN' });
+  assert.deepEqual(parseMount('type=secret,id=t,env=TOKEN,target=/s'), { type: 'secret', id: 't', env: 'TOKEN', target: '/s' });
+  assert.throws(() => parseMount('type=secret,id=t,env=1BAD'), /not a variable name/);
+});
+
+test('--ulimit NAME=SOFT[:HARD] as go-units, -1 from our own limits', () => {
+  assert.deepEqual(parseUlimit('nofile=512:1024'), { name: 'nofile', soft: 512, hard: 1024 });
+  assert.deepEqual(parseUlimit('nproc=100'), { name: 'nproc', soft: 100, hard: 100 });
+  assert.deepEqual(parseUlimit('nofile=-1:2048', () => ({ soft: 1024, hard: 4096 })), { name: 'nofile', soft: 1024, hard: 2048 });
+  assert.throws(() => parseUlimit('nofile=-1'), /-1 means/);
+  assert.throws(() => parseUlimit('nofile=9:8'), /soft limit must be less than or equal to hard limit/);
+  assert.throws(() => parseUlimit('bogus=1'), /invalid ulimit type/);
+  assert.throws(() => parseUlimit('nofile'), /requires name=SOFT:HARD/);
+  const limits = 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            20000                40000                files     \nMax cpu time              unlimited            unlimited            seconds   \n';
+  assert.deepEqual(ownLimit('nofile', limits), { soft: 20000, hard: 40000 });
+  assert.equal(ownLimit('cpu', limits), undefined, 'unlimited has no number');
+});
+
+test('--add-host HOST:IP (IPv4 and IPv6)', () => {
+  assert.deepEqual(parseAddHost('db.local:10.0.0.5'), { host: 'db.local', ip: '10.0.0.5' });
+  assert.deepEqual(parseAddHost('v6:fe80::1'), { host: 'v6', ip: 'fe80::1' });
+  assert.deepEqual(parseAddHost('v6b:[::1]'), { host: 'v6b', ip: '::1' });
+  for (const bad of ['nohost', ':1.2.3.4', 'h:1.2.3', 'h:300.1.1.1', 'h:gg::1', 'h w:1.2.3.4']) assert.throws(() => parseAddHost(bad), TbahError, bad);
+});
+
+test('run --env: K=V as given, K / K* / * from the caller (LookupEnvVarReferences); proxies pass by default', () => {
+  const caller = { A: '1', AB: '2', B: '3', http_proxy: 'http://p', HTTPS_PROXY: 'http://q', NOT: undefined };
+  assert.deepEqual(resolveRunEnv(['X=y', 'A', 'MISSING', 'NOT'], caller), ['X=y', 'A=1']);
+  assert.deepEqual(resolveRunEnv(['A*'], caller), ['A=1', 'AB=2']);
+  assert.equal(resolveRunEnv(['*'], caller).length, 5);
+  assert.deepEqual(proxyEnv(caller), ['http_proxy=http://p', 'HTTPS_PROXY=http://q']);
+});
+
+test('--valid-exit-codes', () => {
+  assert.deepEqual(parseExitCodes(['0', '1', '255']), [0, 1, 255]);
+  assert.throws(() => parseExitCodes(['256']), /not an exit code/);
+  assert.throws(() => parseExitCodes(['x']), /not an exit code/);
+});
+
+test('/etc/hosts: --add-host lines first, the host\'s file, then the container\'s own line', () => {
+  const base = '127.0.0.1 localhost\n';
+  assert.equal(hostsFile(base, { hostname: 'abc123def456', containerName: 'app-working-container', network: 'host', localIp: '192.0.2.2', addHosts: [{ host: 'db', ip: '10.0.0.5' }] }),
+    '10.0.0.5\tdb\n127.0.0.1 localhost\n192.0.2.2\thost.containers.internal\n192.0.2.2\tabc123def456 app-working-container\n');
+  assert.equal(hostsFile('127.0.0.1 localhost', { hostname: 'h', containerName: 'c', network: 'none' }), '127.0.0.1 localhost\n127.0.0.1\th c\n');
 });

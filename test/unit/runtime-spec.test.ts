@@ -92,7 +92,20 @@ test('cap add/drop, names normalized, drop all then add', () => {
   const d = buildSpec({ ...base, capDrop: ['all'], capAdd: ['setuid'] }).process.capabilities.bounding;
   assert.deepEqual(d, ['CAP_SETUID']);
   assert.equal(normalizeCap(' sys_admin '), 'CAP_SYS_ADMIN');
-  assert.throws(() => buildSpec({ ...base, capAdd: ['ALL'] }), TbahError);
+  assert.throws(() => buildSpec({ ...base, capAdd: ['NO_SUCH_CAP'] }), TbahError);
+});
+
+test('--cap-add ALL gives every available capability, minus --cap-drop', () => {
+  const all = buildSpec({ ...base, capAdd: ['all'] }).process.capabilities.bounding;
+  assert.deepEqual([...all].sort(), Object.keys(CAPABILITY_NUMBERS).sort());
+  const held = ['CAP_CHOWN', 'CAP_SYS_ADMIN', 'CAP_NET_RAW'];
+  const some = buildSpec({ ...base, capAdd: ['ALL'], capDrop: ['ALL', 'NET_RAW'], availableCaps: held }).process.capabilities.bounding;
+  assert.deepEqual(some, ['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+});
+
+test('rlimits from --ulimit', () => {
+  assert.equal(buildSpec(base).process.rlimits, undefined);
+  assert.deepEqual(buildSpec({ ...base, rlimits: [{ name: 'nofile', soft: 512, hard: 1024 }] }).process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 512 }]);
 });
 
 test('masked and read-only paths like runc', () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { ConfigChanges } from '../../core/config-edit.js';
 import { collect, getStore, noExtraArgs } from '../context.js';
 import { warn } from '../output.js';
+import { addHistoryDefault } from './shared.js';
 
 /** Flag name → ConfigChanges key; list flags may repeat. */
 const SINGLE: [string, keyof ConfigChanges, string][] = [
@@ -52,6 +53,8 @@ export function register(program: Command): void {
     .argument('[rest...]');
   for (const [flag, , help] of SINGLE) cmd.option(flag, help);
   for (const [flag, , help] of MULTI) cmd.option(flag, help, collect);
+  cmd.option('--add-history', 'record a history entry for each instruction (default $BUILDAH_HISTORY)')
+    .option('--no-add-history', 'record no history entries (overrides $BUILDAH_HISTORY)');
   cmd.action(async (container: string, rest: string[], o: Record<string, unknown>, c: Command) => {
       const { configureContainer } = await import('../../core/ops/config.js');
     noExtraArgs(rest);
@@ -60,7 +63,7 @@ export function register(program: Command): void {
       const v = o[camel(flag)];
       if (v !== undefined) (changes as Record<string, unknown>)[key] = v;
     }
-    const { warnings } = await configureContainer(await getStore(c), container, changes);
+    const { warnings } = await configureContainer(await getStore(c), container, changes, process.env, { addHistory: addHistoryDefault(o.addHistory as boolean | undefined) });
     for (const w of warnings) warn(w);
   });
 }

@@ -1,11 +1,16 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { getStore } from '../context.js';
+import { getStore, parseIntArg } from '../context.js';
+import { addHistoryDefault, collectList } from './shared.js';
 import { note, out } from '../output.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
 import { tuneForStreaming } from '../memory.js';
 
-interface CopyFlags extends RegistryFlags { chown?: string; chmod?: string; from?: string; contextdir?: string; ignorefile?: string; quiet?: boolean }
+interface CopyFlags extends RegistryFlags {
+  chown?: string; chmod?: string; from?: string; contextdir?: string; ignorefile?: string; quiet?: boolean;
+  addHistory?: boolean; noFollowSymlinks?: boolean; timestamp?: number; exclude?: string[]; allowWildcard?: boolean;
+  allowEmptyWildcard?: boolean; link?: boolean; checksum?: string;
+}
 
 function register1(program: Command, name: 'copy' | 'add'): void {
   const cmd = program.command(name)
@@ -19,6 +24,16 @@ function register1(program: Command, name: 'copy' | 'add'): void {
     .option('--from <container|image>', 'copy from another container or image')
     .option('--contextdir <dir>', 'sources are relative to this directory; its .containerignore/.dockerignore applies')
     .option('--ignorefile <file>', 'ignore file to use instead of the context\'s own')
+    .option('--exclude <pattern>', 'leave out what matches (.containerignore syntax, relative to the context; repeatable)', collectList)
+    .option('--no-follow-symlinks', 'copy a source that is a symlink as the link itself')
+    .option('--timestamp <seconds>', 'mtime of everything copied', parseIntArg('--timestamp'))
+    .option('--allow-wildcard', 'sources may be glob patterns (default)')
+    .option('--no-allow-wildcard', 'refuse sources containing *, ? or [')
+    .option('--allow-empty-wildcard', 'a pattern that matches nothing is not an error')
+    .option('--link', 'make the copy a layer of its own at the next commit (not part of the rootfs until then)')
+    .option('--checksum <digest>', 'expected digest of a URL\'s content (sha256:…; URLs only)')
+    .option('--add-history', 'record a history entry for the copy (default $BUILDAH_HISTORY)')
+    .option('--no-add-history', 'record no history entry (overrides $BUILDAH_HISTORY)')
     .option('-q, --quiet', 'print nothing');
   // For --from IMAGE when the image must be pulled.
   addRegistryFlags(cmd);
@@ -37,6 +52,15 @@ function register1(program: Command, name: 'copy' | 'add'): void {
       ...(o.from !== undefined ? { from: o.from, fromOptions: { ...(await registryOptions(o)), ...(o.quiet ? {} : { onNote: note }) } } : {}),
       ...(o.contextdir !== undefined ? { contextDir: o.contextdir } : {}),
       ...(o.ignorefile !== undefined ? { ignoreFile: o.ignorefile } : {}),
+      ...(o.exclude ? { excludes: o.exclude } : {}),
+      // commander's --no-follow-symlinks sets followSymlinks: false
+      ...((o as { followSymlinks?: boolean }).followSymlinks === false ? { noFollowSymlinks: true } : {}),
+      ...(o.timestamp !== undefined ? { timestamp: o.timestamp } : {}),
+      ...(o.allowWildcard === false ? { allowWildcard: false } : {}),
+      ...(o.allowEmptyWildcard ? { allowEmptyWildcard: true } : {}),
+      ...(o.link ? { link: true } : {}),
+      ...(o.checksum !== undefined ? { checksum: o.checksum } : {}),
+      ...(addHistoryDefault(o.addHistory) ? { addHistory: true } : {}),
     });
     if (!o.quiet) out(digest);
   });

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/util/fsx.js';
 import type { PullPolicy } from '../../core/ops/import.js';
-import { getStore, noExtraArgs } from '../context.js';
-import { formatOption } from './shared.js';
+import { collect, getStore, noExtraArgs } from '../context.js';
+import { collectList, formatOption } from './shared.js';
 import { note, out, warn } from '../output.js';
 import { progressView } from '../progress.js';
 import { tuneForStreaming } from '../memory.js';
@@ -19,14 +19,27 @@ export function register(program: Command): void {
     .option('--suffix <suffix>', 'use <prefix>-SUFFIX instead of <prefix>-working-container')
     .option('--cidfile <file>', 'write the container ID to this file')
     .option('-f, --format <format>', 'default format of later commits: oci or docker', formatOption)
-    .option('-q, --quiet', 'print nothing but the name (no pull progress)');
+    .option('-q, --quiet', 'print nothing but the name (no pull progress)')
+    .option('-v, --volume <src:dst[:ro]>', 'bind-mount a host path in every later `run` (repeatable)', collect)
+    .option('--add-host <host:ip>', 'an /etc/hosts entry for every later `run` (repeatable)', collectList)
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit for every later `run` (repeatable)', collectList);
   addPullFlag(cmd, 'missing');
   addRegistryFlags(cmd);
   addPlatformFlags(cmd);
-  cmd.action(async (image: string, rest: string[], o: RegistryFlags & PlatformFlags & { name?: string; suffix?: string; cidfile?: string; format?: 'oci' | 'docker'; pull?: PullPolicy; quiet?: boolean }, c: Command) => {
+  cmd.action(async (image: string, rest: string[], o: RegistryFlags & PlatformFlags & {
+    name?: string; suffix?: string; cidfile?: string; format?: 'oci' | 'docker'; pull?: PullPolicy; quiet?: boolean;
+    volume?: string[]; addHost?: string[]; ulimit?: string[];
+  }, c: Command) => {
     tuneForStreaming();
     const { createContainer } = await import('../../core/ops/from.js');
+    const { ownLimit, parseAddHost, parseUlimit, parseVolume } = await import('../../core/ops/run-args.js');
     noExtraArgs(rest);
+    // Checked now (a bad one makes no container), kept for every later run.
+    const runDefaults = {
+      ...(o.volume ? { volumes: o.volume.map((v) => { const b = parseVolume(v); return { source: b.source, target: b.target, readonly: b.readonly === true }; }) } : {}),
+      ...(o.addHost ? { addHosts: o.addHost.map(parseAddHost) } : {}),
+      ...(o.ulimit ? { ulimits: o.ulimit.map((u) => parseUlimit(u, (n) => ownLimit(n))) } : {}),
+    };
     const store = await getStore(c);
     const platform = platformOption(o);
     const view = progressView(o.quiet === true);
@@ -42,6 +55,7 @@ export function register(program: Command): void {
         ...(o.name !== undefined ? { name: o.name } : {}),
         ...(o.suffix !== undefined ? { suffix: o.suffix } : {}),
         ...(o.format ? { format: o.format } : process.env.BUILDAH_FORMAT === 'docker' ? { format: 'docker' as const } : {}),
+        ...(Object.keys(runDefaults).length > 0 ? { runDefaults } : {}),
         ...(c.optsWithGlobals().storageDriver !== undefined ? { storageDriver: c.optsWithGlobals().storageDriver as string } : {}),
       });
       view.finish();

@@ -1,11 +1,13 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { TbahError } from '../../core/errors.js';
 import { collect, getStore } from '../context.js';
 import { warn } from '../output.js';
+import { addHistoryDefault, collectList } from './shared.js';
 
 interface RunFlags {
   user?: string; workingdir?: string; env?: string[]; volume?: string[]; mount?: string[]; secret?: string[];
-  network?: string; hostname?: string; capAdd?: string[]; capDrop?: string[]; runtime?: string; isolation?: string; tty?: boolean;
+  network?: string; hostname?: string; capAdd?: string[]; capDrop?: string[]; runtime?: string; isolation?: string; terminal?: boolean; tty?: boolean;
+  validExitCodes?: string[]; addHistory?: boolean;
 }
 
 export function register(program: Command): void {
@@ -15,17 +17,21 @@ export function register(program: Command): void {
     .argument('[command...]', 'the command and its arguments (after --, or after the container name)')
     .option('--user <user[:group]>', 'user to run as (names from the container\'s /etc/passwd); default: the image\'s User')
     .option('--workingdir <dir>', 'working directory (created if missing); default: the image\'s WorkingDir')
-    .option('-e, --env <K=V>', 'environment variable for this run only', collect)
+    .option('-e, --env <K=V>', 'environment variable for this run only; K alone takes the caller\'s value, K* all that start with K', collect)
     .option('-v, --volume <src:dst[:ro]>', 'bind-mount a host path (writes go to the host)', collect)
     .option('--mount <spec>', 'type=bind|tmpfs|cache|secret,… (see docs/run.md); never part of a layer', collect)
     .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret at /run/secrets/ID (mode 0400) for this run only', collect)
     .option('--network <mode>', 'host (default) or none')
     .option('--hostname <name>', 'host name inside the container (default: the container\'s short ID)')
-    .option('--cap-add <cap>', 'add a capability', collect)
-    .option('--cap-drop <cap>', 'drop a capability', collect)
+    .option('--cap-add <cap>', 'add a capability (ALL: every one tbah holds)', collectList)
+    .option('--cap-drop <cap>', 'drop a capability (ALL: every one)', collectList)
+    .option('--valid-exit-codes <codes>', 'exit codes that count as success (comma-separated; the run then exits 0)', collectList)
+    .option('--add-history', 'record a history entry for the command when it succeeds (default $BUILDAH_HISTORY)')
+    .option('--no-add-history', 'record no history entry (overrides $BUILDAH_HISTORY)')
     .option('--isolation <type>', 'oci (an OCI runtime, default) or chroot (namespaces + chroot, no runtime); default $TBAH_ISOLATION, $BUILDAH_ISOLATION')
     .option('--runtime <path>', 'OCI runtime (default: $TBAH_RUNTIME, else crun if it works on this host, else runc)')
-    .option('-t, --tty', 'allocate a terminal')
+    .option('-t, --terminal', 'allocate a terminal')
+    .addOption(new Option('--tty', 'same as --terminal').hideHelp())
     .action(async (container: string, command: string[], o: RunFlags, cmd: Command) => {
       const { needsUserNamespace, selfArgv, unshareCommand } = await import('../../core/ops/unshare.js');
       if (needsUserNamespace()) {
@@ -33,7 +39,7 @@ export function register(program: Command): void {
         process.exitCode = await unshareCommand({ argv: selfArgv(), onWarning: warn, detached: true });
         return;
       }
-      const { parseMount, parseSecret, parseVolume, runContainer } = await import('../../core/ops/run.js');
+      const { parseExitCodes, parseMount, parseSecret, parseVolume, runContainer } = await import('../../core/ops/run.js');
       const { resolveIsolation } = await import('../../core/runtime/select.js');
       if (o.network !== undefined && o.network !== 'host' && o.network !== 'none') {
         throw new TbahError('invalid-argument', `--network ${o.network}: must be host or none`);
@@ -52,7 +58,9 @@ export function register(program: Command): void {
         ...(o.capDrop ? { capDrop: o.capDrop } : {}),
         isolation: resolveIsolation(o.isolation),
         ...(o.runtime !== undefined ? { runtime: o.runtime } : {}),
-        ...(o.tty ? { terminal: true } : {}),
+        ...(o.terminal || o.tty ? { terminal: true } : {}),
+        ...(o.validExitCodes ? { validExitCodes: parseExitCodes(o.validExitCodes) } : {}),
+        ...(addHistoryDefault(o.addHistory) ? { addHistory: true } : {}),
         onWarning: warn,
         onNotice: (msg: string) => { process.stderr.write(`tbah: ${msg}\n`); },
       });

@@ -242,17 +242,30 @@ export class DirDriver implements RootfsDriver {
     if (recordNow !== undefined && snap !== undefined) {
       changes = withPaths(rootfs, changes, MetadataRecord.changedPaths(snap.record, recordNow));
     }
+    const store = this.store;
+    const recordFile = this.recordFile(c);
     let written: string | undefined;
     return {
       root: rootfs,
       changes,
       ids: this.rootless ? rootlessIds(() => planNamespace().mapping) : identityIds,
       ...(record ? { meta: record.source(callerView()) } : {}),
-      async prepare(layer: CommittedLayer | undefined): Promise<DriverFields> {
-        if (!layer && !opts.squash) return { snapshot: c.snapshot };
+      async prepare(layer: CommittedLayer | undefined, alsoShow: LayerRef[] = []): Promise<DriverFields> {
+        if (!layer && !opts.squash && alsoShow.length === 0) return { snapshot: c.snapshot };
+        let taken = changes.snapshot!;
+        let rec = recordNow;
+        if (alsoShow.length > 0) {
+          // The tree gets what the image has beyond the changes; the next commit diffs against all of it.
+          await unpackLayers(store, alsoShow, rootfs, undefined, record);
+          taken = takeSnapshot(rootfs);
+          if (record) {
+            rec = record.toFile();
+            await writeFileAtomic(recordFile, JSON.stringify(rec));
+          }
+        }
         written = `snapshot-${Date.now()}-${process.pid}.json`;
-        const walked = view ? view.toHost(changes.snapshot!) : changes.snapshot!;
-        const next: SnapshotWithRecord = { ...walked, ...(recordNow ? { record: recordNow } : {}) };
+        const walked = view ? view.toHost(taken) : taken;
+        const next: SnapshotWithRecord = { ...walked, ...(rec ? { record: rec } : {}) };
         await writeFileAtomic(path.join(dir, written), JSON.stringify(next));
         return { snapshot: written };
       },

@@ -65,6 +65,12 @@ export interface CommittedLayer {
  * A commit in progress. The caller writes the layer from `changes` read under
  * `root`, then the image, then calls `prepare` (before saving the container's
  * state with the fields it returns) and `finish` (after); `abort` on failure.
+ *
+ * `alsoShow` lists content the committed image has beyond the changes, which
+ * the container continues on too: layers written after `layer` (`commit
+ * --add-file`, `copy --link`, already in the state's layer list), or files
+ * folded into a squashed layer. The overlay driver sees them through its lower
+ * layers; the dir driver applies them to its tree before its new snapshot.
  */
 export interface PendingCommit {
   readonly root: string;
@@ -72,7 +78,7 @@ export interface PendingCommit {
   readonly ids: IdMap;
   /** What the disk does not hold (rootless dir driver: the metadata record). */
   readonly meta?: MetadataSource;
-  prepare(layer: CommittedLayer | undefined): Promise<DriverFields>;
+  prepare(layer: CommittedLayer | undefined, alsoShow?: LayerRef[]): Promise<DriverFields>;
   finish(layer: CommittedLayer | undefined, state: ContainerState): Promise<void>;
   abort(): Promise<void>;
 }

@@ -1,7 +1,9 @@
 /**
  * One pass per layer (brief: tar → hash → compress → hash → disk), streamed:
  * the diffID and the blob digest are computed on the way to the temp file and
- * no layer is ever held in memory.
+ * no layer is ever held in memory. The compression is the caller's choice
+ * (commit stores the tar as it is, through reused buffers; `commit
+ * --compression-format gzip|zstd` compresses, zstd through the zstd CLI).
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -11,6 +13,7 @@ import type { BlobStore } from '../store/blobs.js';
 import { HashCounter } from '../util/hashing.js';
 import type { Digest, LayerCompression } from '../oci.js';
 import { createGzipStream } from './pgzip.js';
+import { zstdStream } from './recompress.js';
 import { packTar, tarChunks, type TarEntry } from './tar.js';
 
 export interface WrittenLayer {
@@ -61,10 +64,12 @@ export async function writeLayerFromTar(blobs: BlobStore, tar: Readable, compres
     const blob = new HashCounter();
     if (compression === 'gzip') {
       await pipeline(tar, diff, createGzipStream(), blob, w.sink());
+    } else if (compression === 'zstd') {
+      await pipeline(tar, diff, zstdStream(), blob, w.sink());
     } else if (compression === 'none') {
       await pipeline(tar, diff, w.sink());
     } else {
-      throw new TbahError('unsupported', `layer compression ${compression} is not supported for local layers`, { hint: 'use gzip' });
+      throw new TbahError('unsupported', `layer compression ${String(compression)} is not supported`, { hint: 'use gzip, zstd or none' });
     }
     const digest = compression === 'none' ? diff.digest : blob.digest;
     await w.commit(digest);

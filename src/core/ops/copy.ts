@@ -13,13 +13,16 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import type { LinkedCopy } from '../config-edit.js';
 import { TbahError, isErrno } from '../errors.js';
+import { rfc3339 } from '../image.js';
 import { applyLayer } from '../layer/apply.js';
 import { mkdirAllInRoot, resolveInRoot } from '../layer/secure-path.js';
 import { encodeHeader } from '../layer/tar.js';
 import type { TarEntryType, TarHeader } from '../layer/tar-types.js';
 import { expandGlob, hasMagic } from '../match/glob.js';
-import { type IgnoreMatcher, readIgnoreFile, readIgnoreFileAt } from '../match/ignore.js';
+import { IgnoreMatcher, parseIgnoreFile, readIgnoreFile, readIgnoreFileAt } from '../match/ignore.js';
+import { parseDigest } from '../oci.js';
 import type { Store } from '../store/store.js';
 import { removeTree } from '../util/fsx.js';
 import { byteCompare } from '../driver/snapshot.js';
@@ -51,6 +54,22 @@ export interface CopyOptions {
   add?: boolean;
   /** Working directory for relative host sources (default process.cwd()). */
   cwd?: string;
+  /** `--no-follow-symlinks`: a source that is a symlink is copied as the link, not as what it points to. */
+  noFollowSymlinks?: boolean;
+  /** `--timestamp`: seconds since the epoch, the mtime of everything copied. */
+  timestamp?: number;
+  /** `--exclude` patterns (.containerignore syntax), relative to the context (or `--from` root, or `/`), after its ignore file. */
+  excludes?: string[];
+  /** `--allow-wildcard` (default true); false refuses sources containing `*`, `?` or `[`. */
+  allowWildcard?: boolean;
+  /** `--allow-empty-wildcard`: a pattern that matches nothing is no error. */
+  allowEmptyWildcard?: boolean;
+  /** `--link`: the copy becomes a layer of its own at the next commit (not written into the rootfs). */
+  link?: boolean;
+  /** `--checksum DIGEST` of downloaded content (URLs only). */
+  checksum?: string;
+  /** `--add-history`: record `/bin/sh -c #(nop) COPY file:HEX` for the next commit. */
+  addHistory?: boolean;
 }
 
 interface Source {
@@ -66,9 +85,17 @@ interface Source {
 
 const HTTP = /^https?:\/\//;
 
+/** The characters that make a source a pattern for `--allow-wildcard` (Buildah's containsWildcards). */
+const WILDCARD = /[*?[]/;
+
 export async function copyIntoContainer(store: Store, opts: CopyOptions): Promise<string> {
   if (opts.sources.length === 0) throw new TbahError('usage', 'copy needs at least one source and a destination');
   const chmod = opts.chmod === undefined ? undefined : parseChmod(opts.chmod);
+  const checksum = opts.checksum === undefined ? undefined : parseDigest(opts.checksum, '--checksum');
+  if (checksum !== undefined && opts.sources.some((s) => !HTTP.test(s))) {
+    throw new TbahError('invalid-argument', '--checksum is not supported for local sources', { hint: 'use --checksum only with http:// or https:// sources' });
+  }
+  const excludes = opts.excludes !== undefined && opts.excludes.length > 0 ? parseIgnoreFile(opts.excludes.join('\n'), '--exclude') : [];
   const cleanups: (() => Promise<void>)[] = [];
   try {
     // A source container is locked too (in ID order), so a commit cannot move its files meanwhile.
@@ -105,22 +132,32 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       } else if (opts.ignoreFile !== undefined) {
         throw new TbahError('usage', '--ignorefile needs --contextdir', { hint: 'give the build context with --contextdir DIR' });
       }
+      // --exclude patterns come after the ignore file's, as in Buildah.
+      if (excludes.length > 0) ignore = new IgnoreMatcher([...(ignore?.patterns ?? []), ...excludes]);
 
       const sources: Source[] = [];
+      const expand: ExpandOptions = {
+        ...(ignore ? { ignore } : {}), noFollow: opts.noFollowSymlinks === true,
+        allowWildcard: opts.allowWildcard !== false, allowEmptyWildcard: opts.allowEmptyWildcard === true,
+        contextAbsolute: opts.contextDir !== undefined && opts.from === undefined,
+      };
       for (const s of opts.sources) {
         if (HTTP.test(s)) {
-          if (!opts.add || opts.from !== undefined) throw new TbahError('invalid-argument', `source ${s}: URLs are only supported by \`tbah add\``);
+          if (opts.from !== undefined) throw new TbahError('invalid-argument', `source ${s}: a URL cannot be copied --from a container or image`);
           const tmp = await store.tempDir('add-url');
           cleanups.push(() => removeTree(tmp));
-          sources.push(await download(s, tmp));
+          sources.push(await download(s, tmp, checksum));
           continue;
         }
-        const matches = await expandSource(s, srcRoot, opts.cwd ?? process.cwd());
+        const matches = await expandSource(s, srcRoot, opts.cwd ?? process.cwd(), expand);
         for (const m of matches) {
           const isArchive = opts.add && opts.from === undefined && (await sniffArchive(m.hostPath)) !== undefined;
           sources.push({ ...m, kind: isArchive ? 'archive' : 'path' });
         }
       }
+
+      // --allow-empty-wildcard and nothing matched: nothing to do, as Buildah (the destination is not even made).
+      if (sources.length === 0) return createHash('sha256').digest('hex');
 
       // Destination, resolved inside the container.
       const workdir = state.image.config.config?.WorkingDir || '/';
@@ -130,14 +167,31 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       const destStat = await fsp.stat(destHost).catch(() => undefined);
       const hasher = createHash('sha256');
       const doChown = record === undefined && process.geteuid?.() === 0;
-      const ctx: Ctx = { rootfs, owner, chmod, hasher, doChown, ignore, created: new Set(), ...(record ? { record } : {}), ...(srcRecord ? { srcRecord } : {}) };
+      // --link writes into a staging directory of its own; what the rootfs holds still decides file or directory.
+      let linkDir: string | undefined;
+      if (opts.link) {
+        linkDir = `link-${Date.now()}-${process.pid}-${(state.image.linked ?? []).length}`;
+        const staging = path.join(store.containers.dir(state.id), linkDir);
+        await fsp.mkdir(staging, { mode: 0o755 });
+        cleanups.push(async () => { if (linkDir !== undefined) await removeTree(staging); });
+      }
+      const ctx: Ctx = {
+        rootfs: linkDir !== undefined ? path.join(store.containers.dir(state.id), linkDir) : rootfs,
+        owner, chmod, hasher, doChown, ignore, created: new Set(),
+        // Copies from a container or image keep their owners unless --chown (Buildah since 2024).
+        keepOwners: opts.from !== undefined && opts.chown === undefined,
+        noFollow: opts.noFollowSymlinks === true, links: new Map(), latest: 0,
+        ...(opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {}),
+        ...(record ? { record } : {}), ...(srcRecord ? { srcRecord } : {}),
+      };
+      const statSource = (p: string): Promise<Stats> => (ctx.noFollow ? fsp.lstat(p) : fsp.stat(p));
 
       const single = sources.length === 1 ? sources[0]! : undefined;
-      const singleStat = single && single.kind === 'path' ? await fsp.stat(single.hostPath) : undefined;
-      if (single && !destIsDirHint && !(destStat?.isDirectory()) && (single.kind === 'download' || singleStat?.isFile())) {
+      const singleStat = single && single.kind === 'path' ? await statSource(single.hostPath) : undefined;
+      if (single && !destIsDirHint && !(destStat?.isDirectory()) && (single.kind === 'download' || singleStat?.isFile() || singleStat?.isSymbolicLink())) {
         // One file onto a file path.
         await ensureParents(ctx, path.posix.dirname(destAbs));
-        await copyOne(ctx, single.hostPath, await fsp.stat(single.hostPath), destAbs, single.mtime);
+        await copyOne(ctx, single.hostPath, await statSource(single.hostPath), destAbs, single.mtime);
       } else {
         if (destStat && !destStat.isDirectory()) {
           throw new TbahError('conflict', `destination ${opts.dest} already exists in the container but is not a directory`, { hint: 'copy a single file onto it, or pick a directory' });
@@ -148,12 +202,32 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
             await extractArchive(ctx, src.hostPath, destAbs);
             continue;
           }
-          const st = await fsp.stat(src.hostPath);
+          const st = await statSource(src.hostPath);
           if (st.isDirectory()) await copyTree(ctx, src.hostPath, destAbs, src.ignoreRel);
           else await copyOne(ctx, src.hostPath, st, path.posix.join(destAbs, src.baseName), src.mtime);
         }
       }
-      return hasher.digest('hex');
+      const hex = hasher.digest('hex');
+      if (linkDir !== undefined || opts.addHistory) {
+        const verb = opts.add ? 'ADD' : 'COPY';
+        const summary = `${await contentType(sources, statSource)}${hex}`;
+        const image = { ...state.image };
+        if (linkDir !== undefined) {
+          // Directories the copy made take the newest time of what it copied, as Buildah's --link does.
+          const time = ctx.timestamp ?? ctx.latest;
+          for (const d of ctx.created) await fsp.utimes(await resolveInRoot(ctx.rootfs, d), time, time);
+          const created = rfc3339((ctx.timestamp ?? ctx.latest) * 1000);
+          const linked: LinkedCopy = { dir: linkDir, history: { created, created_by: `/bin/sh -c #(nop) ${verb} --link ${summary} in ${destAbs} ` } };
+          if (state.image.historyComment) linked.history.comment = state.image.historyComment;
+          image.linked = [...(image.linked ?? []), linked];
+        }
+        if (opts.addHistory) {
+          image.pendingHistory = [...(image.pendingHistory ?? []), { created: rfc3339(Date.now()), created_by: `/bin/sh -c #(nop) ${verb} ${summary}`, empty_layer: true }];
+        }
+        await store.containers.save({ ...state, image });
+        linkDir = undefined; // kept: it is the container's now
+      }
+      return hex;
     }))));
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
@@ -195,6 +269,16 @@ interface Ctx {
   record?: MetadataRecord;
   /** Rootless source (another container, or an image unpacked for --from): its real modes. */
   srcRecord?: MetadataRecord;
+  /** Owners come from the source (`--from` without `--chown`). */
+  keepOwners: boolean;
+  /** `--no-follow-symlinks` (affects the named sources; symlinks inside directories are always copied as links). */
+  noFollow: boolean;
+  /** `--timestamp`: every copied entry's mtime. */
+  timestamp?: number;
+  /** Files with several links seen in this copy (dev:ino → first target), so hard links stay hard links. */
+  links: Map<string, { target: string; dest: string }>;
+  /** The newest mtime copied (seconds), for the directories a --link copy makes. */
+  latest: number;
 }
 
 export function parseChmod(s: string): number {
@@ -202,38 +286,74 @@ export function parseChmod(s: string): number {
   return parseInt(s, 8);
 }
 
-/** Expand one source argument to existing host paths, honouring the allowed root. */
-async function expandSource(spec: string, root: string | undefined, cwd: string): Promise<Omit<Source, 'kind'>[]> {
+interface ExpandOptions {
+  ignore?: IgnoreMatcher;
+  noFollow: boolean;
+  allowWildcard: boolean;
+  allowEmptyWildcard: boolean;
+  /** With --contextdir: an absolute source inside the context is taken relative to it. */
+  contextAbsolute: boolean;
+}
+
+/** Expand one source argument to existing host paths, honouring the allowed root, the excludes and the wildcard flags. */
+async function expandSource(spec: string, root: string | undefined, cwd: string, o: ExpandOptions): Promise<Omit<Source, 'kind'>[]> {
+  if (!o.allowWildcard && WILDCARD.test(spec)) {
+    throw new TbahError('invalid-argument', `source ${spec}: wildcards are not allowed (--allow-wildcard=false)`, { hint: 'name the files, or allow wildcards' });
+  }
   let base: string;
   let rel: string;
   if (root !== undefined) {
     base = root;
-    rel = path.posix.normalize('/' + spec).slice(1); // sources stay inside the context or the other root
+    let s = spec;
+    // --contextdir DIR with /DIR/a/b: the same file as a/b.
+    if (o.contextAbsolute && path.isAbsolute(s) && (s === root || s.startsWith(root.endsWith('/') ? root : `${root}/`))) s = s.slice(root.length);
+    rel = path.posix.normalize('/' + s).slice(1); // sources stay inside the context or the other root
   } else {
     const abs = path.resolve(cwd, spec);
     base = '/';
     rel = abs.slice(1);
   }
   const trailing = rel.replace(/\/+$/, '');
-  const rels = hasMagic(trailing) ? await expandGlob(base, trailing) : [trailing];
+  const magic = hasMagic(trailing);
+  const rels = magic ? await expandGlob(base, trailing) : [trailing];
   const out: Omit<Source, 'kind'>[] = [];
+  let filtered = 0;
   for (const r of rels) {
     // Inside a context or another root, resolve as if chrooted; on the host, the path as given.
-    const hostPath = root !== undefined ? await resolveInRoot(base, r) : path.join(base, r);
+    const hostPath = root !== undefined ? await resolveInRoot(base, r, { followFinal: !o.noFollow }) : path.join(base, r);
+    let st: Stats;
     try {
-      await fsp.stat(hostPath);
+      st = o.noFollow ? await fsp.lstat(hostPath) : await fsp.stat(hostPath);
     } catch (err) {
       if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) continue;
       throw err;
     }
-    out.push({ hostPath, baseName: path.posix.basename(r) || path.basename(hostPath), ...(root !== undefined ? { ignoreRel: r === '' ? '.' : r } : {}) });
+    // Excludes are relative to the context (or the --from root, or / for host paths), as in Buildah.
+    const ignoreRel = r === '' ? '.' : r;
+    if (o.ignore && o.ignore.matches(ignoreRel) && !(st.isDirectory() && o.ignore.mayReinclude(ignoreRel))) {
+      filtered++;
+      continue;
+    }
+    out.push({ hostPath, baseName: path.posix.basename(r) || path.basename(hostPath), ...(root !== undefined || o.ignore ? { ignoreRel } : {}) });
   }
   if (out.length === 0) {
-    throw new TbahError('not-found', `source ${spec}: no such file or directory${hasMagic(trailing) ? ' (the pattern matched nothing)' : ''}`, {
-      hint: root !== undefined ? `sources are relative to ${root}` : 'check the path',
+    if (magic && o.allowEmptyWildcard && filtered === 0) return [];
+    throw new TbahError('not-found', filtered > 0
+      ? `source ${spec}: no items matching it copied (${filtered} filtered out by the ignore file or --exclude)`
+      : `source ${spec}: no such file or directory${magic ? ' (the pattern matched nothing)' : ''}`, {
+      hint: filtered > 0 ? 'check the ignore file and --exclude patterns' : root !== undefined ? `sources are relative to ${root}` : magic ? 'check the pattern, or pass --allow-empty-wildcard' : 'check the path',
     });
   }
   return out;
+}
+
+/** Buildah's content type in history: `file:`, `dir:`, `multi:` (several sources), nothing for a URL. */
+async function contentType(sources: Source[], statSource: (p: string) => Promise<Stats>): Promise<string> {
+  if (sources.length === 0) return '';
+  if (sources.length > 1) return 'multi:';
+  const s = sources[0]!;
+  if (s.kind === 'download') return '';
+  return (await statSource(s.hostPath)).isDirectory() ? 'dir:' : 'file:';
 }
 
 /** Create missing directories of `dir` (container path) inside the rootfs. */
@@ -269,14 +389,16 @@ function chownOrExplain(chown: () => void, owner: Owner, shown: string): void {
 }
 
 /** The real mode of a source file (a rootless source's record knows it better than its disk). */
-function sourceMeta(ctx: Ctx, src: string, st: Stats): { mode: number; device: boolean } {
+function sourceMeta(ctx: Ctx, src: string, st: Stats): { mode: number; device: boolean; uid: number; gid: number } {
   const perm = st.mode & 0o7777;
   const r = ctx.srcRecord;
-  if (r === undefined) return { mode: perm, device: false };
+  // A rootless source without a record entry holds the caller's own files: root's in the image.
+  const plain = { mode: perm, device: false, uid: r ? 0 : st.uid, gid: r ? 0 : st.gid };
+  if (r === undefined) return plain;
   const rel = path.relative(r.root, src);
   const e = rel.startsWith('..') ? undefined : r.get(rel.split(path.sep).join('/'));
-  if (e === undefined || e.ino !== st.ino) return { mode: perm, device: false };
-  return { mode: perm === diskMode(e.mode, e.type) ? e.mode : perm, device: e.dev !== undefined && st.isFile() && st.size === 0 };
+  if (e === undefined || e.ino !== st.ino) return plain;
+  return { mode: perm === diskMode(e.mode, e.type) ? e.mode : perm, device: e.dev !== undefined && st.isFile() && st.size === 0, uid: e.uid, gid: e.gid };
 }
 
 function typeOf(st: Stats): TarEntryType | undefined {
@@ -317,21 +439,35 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
     if (existing.isDirectory()) fs.rmSync(target, { recursive: true });
     else fs.unlinkSync(target); // never write through an existing symlink
   }
-  const header: TarHeader = { name: dest.slice(1), type, mode, uid: ctx.owner.uid, gid: ctx.owner.gid, size: type === 'file' ? st.size : 0, mtime: 0 };
-  const mtime = mtimeOverride ?? st.mtimeMs / 1000;
+  const owner = ctx.keepOwners ? { uid: real.uid, gid: real.gid } : ctx.owner;
+  const header: TarHeader = { name: dest.slice(1), type, mode, uid: owner.uid, gid: owner.gid, size: type === 'file' ? st.size : 0, mtime: 0 };
+  const mtime = ctx.timestamp ?? mtimeOverride ?? st.mtimeMs / 1000;
+  ctx.latest = Math.max(ctx.latest, Math.floor(mtime));
+  if (type === 'file' && st.nlink > 1) {
+    // A second name of a file this copy already wrote: a hard link again, as in the source.
+    const key = `${st.dev}:${st.ino}`;
+    const first = ctx.links.get(key);
+    if (first !== undefined) {
+      hashEntry(ctx, { ...header, type: 'hardlink', size: 0, linkname: first.dest.slice(1) });
+      fs.linkSync(first.target, target);
+      ctx.record?.note(target, { type: 'file', uid: owner.uid, gid: owner.gid, mode });
+      return;
+    }
+    ctx.links.set(key, { target, dest });
+  }
   if (type === 'file') {
     hashEntry(ctx, header);
     const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
       const n = copyContent(ctx, src, fd);
       if (n % 512) ctx.hasher.update(Buffer.alloc(512 - (n % 512)));
-      if (ctx.doChown) chownOrExplain(() => fs.fchownSync(fd, ctx.owner.uid, ctx.owner.gid), ctx.owner, dest);
+      if (ctx.doChown) chownOrExplain(() => fs.fchownSync(fd, owner.uid, owner.gid), owner, dest);
       fs.fchmodSync(fd, onDisk);
       fs.futimesSync(fd, mtime, mtime);
     } finally {
       fs.closeSync(fd);
     }
-    ctx.record?.note(target, { type, uid: ctx.owner.uid, gid: ctx.owner.gid, mode });
+    ctx.record?.note(target, { type, uid: owner.uid, gid: owner.gid, mode });
     return;
   }
   if (type === 'dir') {
@@ -345,9 +481,9 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
     hashEntry(ctx, header);
     execFileSync('mkfifo', ['-m', '600', target], { stdio: 'ignore' });
   }
-  if (ctx.doChown) chownOrExplain(() => fs.lchownSync(target, ctx.owner.uid, ctx.owner.gid), ctx.owner, dest);
+  if (ctx.doChown) chownOrExplain(() => fs.lchownSync(target, owner.uid, owner.gid), owner, dest);
   if (type !== 'symlink') fs.chmodSync(target, onDisk);
-  ctx.record?.note(target, { type, uid: ctx.owner.uid, gid: ctx.owner.gid, mode: type === 'symlink' ? 0o777 : mode });
+  ctx.record?.note(target, { type, uid: owner.uid, gid: owner.gid, mode: type === 'symlink' ? 0o777 : mode });
   if (type === 'symlink') fs.lutimesSync(target, mtime, mtime);
   else if (type === 'fifo') fs.utimesSync(target, mtime, mtime);
 }
@@ -390,7 +526,7 @@ async function copyTree(ctx: Ctx, srcDir: string, dest: string, ignoreRel: strin
       const destPath = path.posix.join(destDir, name);
       copyEntry(ctx, hostPath, st, target, destPath);
       if (st.isDirectory()) {
-        dirTimes.push([target, st.mtimeMs / 1000]);
+        dirTimes.push([target, ctx.timestamp ?? st.mtimeMs / 1000]);
         walk(hostPath, target, destPath, childRel);
       }
     }
@@ -457,8 +593,11 @@ async function extractArchive(ctx: Ctx, file: string, dest: string): Promise<voi
   }
 }
 
-/** `add` of a URL: downloaded to a temp file; mtime from Last-Modified as Buildah does. */
-async function download(url: string, tmpDir: string): Promise<Source> {
+/**
+ * A URL source (`copy` and `add` alike, never extracted): downloaded to a temp
+ * file, checked against `--checksum`; mtime from Last-Modified, else the epoch, as Buildah.
+ */
+async function download(url: string, tmpDir: string, checksum?: string): Promise<Source> {
   let res: Response;
   try {
     res = await fetch(url, { redirect: 'follow' });
@@ -468,9 +607,18 @@ async function download(url: string, tmpDir: string): Promise<Source> {
   if (!res.ok || !res.body) throw new TbahError('network', `cannot download ${url}: HTTP ${res.status}`, { hint: 'check the URL' });
   const name = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? '') || 'download';
   const file = path.join(tmpDir, 'body');
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(file));
+  const hash = createHash(checksum?.slice(0, checksum.indexOf(':')) ?? 'sha256');
+  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  body.on('data', (c: Buffer) => hash.update(c));
+  await pipeline(body, createWriteStream(file));
+  if (checksum !== undefined) {
+    const got = `${checksum.slice(0, checksum.indexOf(':'))}:${hash.digest('hex')}`;
+    if (got !== checksum) {
+      throw new TbahError('corrupt', `unexpected response digest for ${url}: ${got}, want ${checksum}`, { hint: 'the download is not what --checksum says; check the URL and the digest' });
+    }
+  }
   await fsp.chmod(file, 0o600); // as Docker's ADD of a URL
   const lm = res.headers.get('last-modified');
-  const mtime = lm ? Date.parse(lm) / 1000 : undefined;
-  return { hostPath: file, baseName: name, kind: 'download', ...(mtime !== undefined && !Number.isNaN(mtime) ? { mtime } : {}) };
+  const parsed = lm ? Date.parse(lm) / 1000 : Number.NaN;
+  return { hostPath: file, baseName: name, kind: 'download', mtime: Number.isNaN(parsed) ? 0 : parsed };
 }

@@ -1,9 +1,10 @@
 /** `tbah from`: create a working container from an image (or scratch). */
 import type { EditableImage } from '../config-edit.js';
 import { chooseDriver, driverFor } from '../driver/index.js';
-import { type Digest, type ImageConfig, type ImageFormat, hostPlatform } from '../oci.js';
+import { type Digest, type ImageConfig, type ImageFormat, type Platform, hostPlatform } from '../oci.js';
+import { normalizePlatform } from '../platform.js';
 import { type ImageRef, containerNamePrefix, parseImageRef } from '../refs.js';
-import type { ContainerState, LayerRef } from '../store/containers.js';
+import type { ContainerState, LayerRef, RunDefaults } from '../store/containers.js';
 import type { Store } from '../store/store.js';
 import { removeTree } from '../util/fsx.js';
 import { type ResolveOptions, resolveImage } from './import.js';
@@ -24,10 +25,16 @@ export interface FromOptions extends ResolveOptions {
   onWarning?: (msg: string) => void;
   /** `dir` or `overlay`; default $TBAH_STORAGE_DRIVER, else overlay as root where it works, else dir. */
   storageDriver?: string;
+  /** `--volume`, `--add-host`, `--ulimit`: kept in the container for every later `run`. */
+  runDefaults?: RunDefaults;
 }
 
-export function scratchConfig(): ImageConfig {
-  const p = hostPlatform();
+/** A scratch config for the host's platform, or the one asked for (`--arch`, `--os`, `--variant`, `--platform`). */
+export function scratchConfig(want: Partial<Platform> = {}): ImageConfig {
+  const host = hostPlatform();
+  const w = normalizePlatform(want);
+  // A variant belongs to its architecture: the host's only goes with the host's architecture.
+  const p = { os: w.os ?? host.os, architecture: w.architecture ?? host.architecture, variant: w.architecture !== undefined ? w.variant : w.variant ?? host.variant };
   return {
     architecture: p.architecture,
     os: p.os,
@@ -43,13 +50,17 @@ export function scratchConfig(): ImageConfig {
  * reference by its ref, or (docker-archive) the archive's own tag, or else the
  * transport's name, as Buildah does (`oci-archive-working-container`).
  */
-function namingSource(image: string, names: string[]): ImageRef | string {
+function namingSource(image: string, names: string[], requested: string | undefined): ImageRef | string {
   const ref = parseImageRef(image, 'store');
   switch (ref.transport) {
     case 'store':
-      return names[0] ?? ref;
+      // The name as the user typed it resolves to (`busybox1` → busybox1-…), else the image's first.
+      return requested ?? names[0] ?? ref;
     case 'docker-archive':
       return ref.ref || ref.index !== undefined || !names[0] ? ref : names[0];
+    case 'oci-archive':
+      // Without a ref: the name the archive's image carries.
+      return ref.ref === undefined && requested !== undefined ? requested : ref;
     default:
       return ref;
   }
@@ -58,8 +69,9 @@ function namingSource(image: string, names: string[]): ImageRef | string {
 export async function createContainer(store: Store, opts: FromOptions): Promise<ContainerState> {
   const format = opts.format ?? 'oci';
   const scratch = opts.image === 'scratch';
+  const platform = opts.platform ? normalizePlatform(opts.platform) : undefined;
   return store.withBlobs(async () => {
-    const img = scratch ? undefined : await resolveImage(store, opts.image, opts);
+    const img = scratch ? undefined : await resolveImage(store, opts.image, { ...opts, ...(platform ? { platform } : {}) });
     const driverName = await chooseDriver(store, opts.storageDriver);
     const id = store.containers.newId();
     const staged = await store.containers.stage(id);
@@ -69,7 +81,7 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
         diffId: img!.config.rootfs.diff_ids[i] as Digest,
       }));
       const fields = await (await driverFor(store, driverName)).create(staged, layers, opts.onWarning ? { onWarning: opts.onWarning } : {});
-      const config: ImageConfig = img ? structuredClone(img.config) : scratchConfig();
+      const config: ImageConfig = img ? structuredClone(img.config) : scratchConfig(platform);
       config.config ??= {};
       const image: EditableImage = { config, annotations: {} };
       const state: Omit<ContainerState, 'name'> = {
@@ -77,7 +89,7 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
         type: 'tbah-working-container',
         id,
         created: new Date().toISOString(),
-        fromImage: img ? (img.names[0] ?? null) : null,
+        fromImage: img ? (img.requested ?? img.names[0] ?? null) : null,
         fromImageId: img ? img.id : null,
         fromImageDigest: img ? img.manifestDescriptor.digest : null,
         driver: driverName,
@@ -86,8 +98,9 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
         image,
         mounted: false,
         ...fields,
+        ...(opts.runDefaults && Object.keys(opts.runDefaults).length > 0 ? { runDefaults: opts.runDefaults } : {}),
       };
-      const prefix = scratch ? 'working-container' : `${containerNamePrefix(namingSource(opts.image, img!.names))}-${opts.suffix ?? 'working-container'}`;
+      const prefix = scratch ? 'working-container' : `${containerNamePrefix(namingSource(opts.image, img!.names, img!.requested))}-${opts.suffix ?? 'working-container'}`;
       return await store.containers.publish(staged, state, { ...(opts.name !== undefined ? { exact: opts.name } : {}), prefix: scratch && opts.suffix ? opts.suffix : prefix });
     } catch (err) {
       await removeTree(staged);

@@ -8,6 +8,7 @@ import type { Descriptor, Platform } from '../oci.js';
 import {
   type DockerReference, type ImageRef, formatDockerReference, isImageIdPrefix, localCandidates, parseDockerReference, parseImageRef, parseLocalName,
 } from '../refs.js';
+import { platformMatches } from '../platform.js';
 import type { ImageRecord } from '../store/images.js';
 import type { Store } from '../store/store.js';
 import {
@@ -97,18 +98,34 @@ export async function openSource(store: Store, ref: LocalSourceRef, label: strin
 /**
  * The store name an imported image gets: the source's own full name (a
  * registry's, a docker-archive's tag, a containers-storage name), or an
- * OCI ref as a local name. A `dir:` image arrives unnamed, as in Buildah.
+ * OCI ref as a local name; an oci-archive without a ref is named by the ref
+ * name its one image carries (`org.opencontainers.image.ref.name`), as Buildah
+ * does. A `dir:` image arrives unnamed, as in Buildah.
  */
 function importNames(src: SourceImage, ref: ImageRef): string[] {
   if (src.name) return [src.name];
-  if ((ref.transport === 'oci' || ref.transport === 'oci-archive') && ref.ref) {
+  const given = ref.transport === 'oci' || ref.transport === 'oci-archive' ? ref.ref : undefined;
+  const name = given ?? (ref.transport === 'oci-archive' ? src.refName : undefined);
+  if (name !== undefined) {
     try {
-      return [formatDockerReference(parseLocalName(ref.ref))];
+      return [formatDockerReference(parseLocalName(name))];
     } catch {
       return [];
     }
   }
   return [];
+}
+
+/** A resolved image, with the full name the user's reference stands for (what `from` names its container after). */
+export type ResolvedImage = ImageRecord & { requested?: string };
+
+/** Which of the image's names the user typed: the first lookup candidate it has (`busybox1` → `localhost/busybox1:latest`). */
+function typedName(spec: string, names: string[]): string | undefined {
+  try {
+    return localCandidates(spec).find((n) => names.includes(n));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Pull one image from a registry into the store (always contacts the registry). */
@@ -138,7 +155,7 @@ async function findLocal(store: Store, ref: DockerReference): Promise<ImageRecor
  * imported; registry references (`docker://…`, or a name not in the store)
  * follow the pull policy as Buildah's `--pull` does.
  */
-export async function resolveImage(store: Store, spec: string, opts: ResolveOptions = {}): Promise<ImageRecord> {
+export async function resolveImage(store: Store, spec: string, opts: ResolveOptions = {}): Promise<ResolvedImage> {
   const ref = parseImageRef(spec, 'store');
   const policy = opts.pull ?? 'missing';
   // As Buildah: a named auth file must exist, whatever the source.
@@ -152,6 +169,11 @@ export async function resolveImage(store: Store, spec: string, opts: ResolveOpti
     }
   }
   if (ref.transport === 'store' || ref.transport === 'docker') {
+    const asTyped = ref.transport === 'store' ? ref.name : formatDockerReference(withDefaultTag(ref.ref));
+    const named = (r: ImageRecord): ResolvedImage => {
+      const requested = typedName(asTyped, r.names);
+      return requested !== undefined ? { ...r, requested } : r;
+    };
     let local: ImageRecord | undefined;
     let remote: DockerReference | undefined;
     if (ref.transport === 'store') {
@@ -166,26 +188,38 @@ export async function resolveImage(store: Store, spec: string, opts: ResolveOpti
       remote = ref.ref;
       local = await findLocal(store, remote);
     }
+    // A local image of another platform than the one asked for is not the image asked for (Buildah pulls then).
+    let otherPlatform: ImageRecord | undefined;
+    if (local && opts.platform && !platformMatches(local.config, opts.platform)) {
+      otherPlatform = local;
+      local = undefined;
+    }
     if (remote === undefined || policy === 'never') {
-      if (local) return local;
+      if (local) return named(local);
+      if (otherPlatform) {
+        const c = otherPlatform.config;
+        throw new TbahError('not-found', `${spec}: image not known for ${[opts.platform!.os, opts.platform!.architecture, opts.platform!.variant].filter(Boolean).join('/')} (the local one is ${c.os}/${c.architecture}${c.variant ? `/${c.variant}` : ''})`, {
+          hint: 'pull the image for that platform, or leave out --platform/--arch/--os/--variant',
+        });
+      }
       throw new TbahError('not-found', `${spec}: image not known`, {
         hint: policy === 'never' ? 'pull it first, or use --pull missing' : 'see `tbah images` for the images in this store',
       });
     }
-    if (local && policy === 'missing') return local;
+    if (local && policy === 'missing') return named(local);
     if (local && (policy === 'newer' || remote.digest !== undefined)) {
-      if (remote.digest !== undefined && local.manifestDescriptor.digest === remote.digest) return local;
+      if (remote.digest !== undefined && local.manifestDescriptor.digest === remote.digest) return named(local);
       if (policy === 'newer' && (await remoteDigest(remote, opts).catch(() => local!.manifestDescriptor.digest)) === local.manifestDescriptor.digest) {
-        return local;
+        return named(local);
       }
     }
     const full = formatDockerReference(withDefaultTag(remote));
     opts.onNote?.(`Trying to pull ${full}...`);
     try {
-      return await pullFromRegistry(store, remote, opts);
+      return named(await pullFromRegistry(store, remote, opts));
     } catch (err) {
       // `newer` keeps using the local image when the registry cannot be asked.
-      if (local && policy === 'newer') return local;
+      if (local && policy === 'newer') return named(local);
       if (!local && ref.transport === 'store' && err instanceof TbahError) {
         // The user typed a name: say it is not local before saying why the pull failed.
         throw new TbahError(err.code, `${spec}: image not known locally, and pulling ${full} failed: ${err.message}`, {
@@ -199,9 +233,11 @@ export async function resolveImage(store: Store, spec: string, opts: ResolveOpti
   return store.withBlobs(async () => {
     const src = await openSource(store, ref, spec);
     try {
-      return await importImage(store, src, importNames(src, ref), {
+      const names = importNames(src, ref);
+      const rec: ResolvedImage = await importImage(store, src, names, {
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       });
+      return names[0] !== undefined ? { ...rec, requested: names[0] } : rec;
     } finally {
       await src.close();
     }

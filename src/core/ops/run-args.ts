@@ -1,8 +1,11 @@
 /**
  * `tbah run`'s mount and secret flags, with Buildah/BuildKit option names:
- * `-v SRC:DST[:ro]`, `--mount type=bind|tmpfs|cache|secret,…`, `--secret id=…,src=…|env=…`.
- * Pure parsing: host paths are resolved against `cwd`, nothing is read.
+ * `-v SRC:DST[:ro]`, `--mount type=bind|tmpfs|cache|secret,…`, `--secret id=…,src=…|env=…`;
+ * `from`'s `--ulimit` and `--add-host`; `run --env` and `--valid-exit-codes`.
+ * Pure parsing: host paths are resolved against `cwd`, nothing is read (but
+ * `ownLimit`, which reads this process's limits for `--ulimit NAME=-1`).
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { TbahError } from '../errors.js';
 import type { BindRequest, CacheSharing, MountRequest, SecretSource } from '../runtime/mounts.js';
@@ -103,8 +106,9 @@ function target(f: Fields, required: boolean): string | undefined {
  *   command may write but the writes land in a throw-away overlay (BuildKit and
  *   Buildah HEAD semantics), so the host source is never changed.
  * - `tmpfs,target=DST[,tmpfs-size=…][,tmpfs-mode=1777][,ro]`
- * - `cache,target=DST[,id=…][,sharing=shared|private|locked][,mode=0755][,uid=0][,gid=0][,ro]`
- * - `secret,id=ID[,target=…][,mode=0400][,uid=0][,gid=0][,required]`
+ * - `cache,target=DST[,id=…][,src=SUBDIR][,sharing=shared|private|locked][,mode=0755][,uid=0][,gid=0][,ro]`
+ * - `secret,id=ID[,target=…][,env=NAME][,mode=0400][,uid=0][,gid=0][,required]` (with `env=` and no
+ *   target the secret is only that environment variable, never a file)
  */
 export function parseMount(spec: string, cwd = process.cwd()): MountRequest {
   const f = new Fields('--mount', spec);
@@ -140,12 +144,14 @@ export function parseMount(spec: string, cwd = process.cwd()): MountRequest {
     const uid = f.id('uid');
     const gid = f.id('gid');
     const ro = f.bool('ro', 'readonly') ?? false;
-    if (f.get('from') !== undefined || f.get('source', 'src') !== undefined) {
-      throw new TbahError('unsupported', `--mount ${spec}: cache mounts with from= or source= are not supported`, { hint: 'a cache mount is a directory in the store, named by id' });
+    if (f.get('from') !== undefined) {
+      throw new TbahError('unsupported', `--mount ${spec}: cache mounts with from= are not supported`, { hint: 'a cache mount is a directory in the store, named by id' });
     }
-    f.done('target/dst, id, sharing, mode, uid, gid, ro');
+    const sub = f.get('source', 'src');
+    if (sub === '') throw f.error('source= needs a subdirectory of the cache');
+    f.done('target/dst, id, source/src, sharing, mode, uid, gid, ro');
     return {
-      type: 'cache', target: dst,
+      type: 'cache', target: dst, ...(sub !== undefined ? { source: sub } : {}),
       ...(id ? { id } : {}), ...(sharing ? { sharing: sharing as CacheSharing } : {}),
       ...(mode !== undefined ? { mode } : {}), ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}),
       ...(ro ? { readonly: true } : {}),
@@ -160,9 +166,11 @@ export function parseMount(spec: string, cwd = process.cwd()): MountRequest {
     const uid = f.id('uid');
     const gid = f.id('gid');
     const required = f.bool('required') ?? false;
-    f.done('id, target/dst, mode, uid, gid, required');
+    const env = f.get('env');
+    if (env !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) throw f.error(`env=${env}: not a variable name`);
+    f.done('id, target/dst, env, mode, uid, gid, required');
     return {
-      type: 'secret', id, ...(t !== undefined ? { target: t } : {}),
+      type: 'secret', id, ...(t !== undefined ? { target: t } : {}), ...(env !== undefined ? { env } : {}),
       ...(mode !== undefined ? { mode } : {}), ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}),
       ...(required ? { required } : {}),
     };
@@ -191,4 +199,132 @@ export function parseSecret(spec: string, cwd = process.cwd()): SecretSource {
   if (src === undefined) throw f.error('needs src=FILE or env=VAR', 'e.g. --secret id=token,src=./token.txt');
   if (type === 'env') return { id, env: src };
   return { id, file: path.resolve(cwd, src) };
+}
+
+/** `--ulimit NAME=SOFT[:HARD]` as Docker's go-units reads it, for the OCI spec's `process.rlimits`. */
+export interface Ulimit {
+  /** e.g. `nofile` (the spec's type is `RLIMIT_NOFILE`). */
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export const ULIMIT_NAMES = [
+  'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack',
+] as const;
+
+/**
+ * `-1` (Buildah: "the current limit") is resolved by `currentLimit`, which
+ * reads this process's limits; the caller passes it (parsing stays pure).
+ */
+export function parseUlimit(spec: string, currentLimit: (name: string) => { soft: number; hard: number } | undefined = () => undefined): Ulimit {
+  const hint = 'use NAME=SOFT[:HARD], e.g. --ulimit nofile=1024:4096; NAME is one of ' + ULIMIT_NAMES.join(', ');
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(spec);
+  if (!m) throw new TbahError('invalid-argument', `--ulimit ${spec}: ulimit option requires name=SOFT:HARD`, { hint });
+  const name = m[1]!;
+  if (!(ULIMIT_NAMES as readonly string[]).includes(name)) throw new TbahError('invalid-argument', `--ulimit ${spec}: invalid ulimit type ${name}`, { hint });
+  let soft = Number(m[2]);
+  let hard = m[3] !== undefined ? Number(m[3]) : soft;
+  if ((soft < -1 || hard < -1) || !Number.isSafeInteger(soft) || !Number.isSafeInteger(hard)) throw new TbahError('invalid-argument', `--ulimit ${spec}: limits are numbers ≥ 0 (or -1)`, { hint });
+  if (soft === -1 || hard === -1) {
+    const cur = currentLimit(name);
+    if (cur === undefined) throw new TbahError('invalid-argument', `--ulimit ${spec}: -1 means tbah's own limit, and ${name} has none that fits (unlimited)`, { hint: 'give the limit as a number' });
+    if (soft === -1) soft = cur.soft;
+    if (hard === -1) hard = cur.hard;
+  }
+  if (soft > hard) throw new TbahError('invalid-argument', `--ulimit ${spec}: ulimit soft limit must be less than or equal to hard limit`, { hint });
+  return { name, soft, hard };
+}
+
+/** `--add-host HOST:IP` (Buildah's form; an IPv6 address keeps its colons), one /etc/hosts line for every run. */
+export interface AddHost { host: string; ip: string }
+
+export function parseAddHost(spec: string): AddHost {
+  const i = spec.indexOf(':');
+  const host = i < 0 ? '' : spec.slice(0, i);
+  let ip = i < 0 ? '' : spec.slice(i + 1);
+  if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+  const hint = 'use HOST:IP, e.g. --add-host db.local:10.0.0.5';
+  if (host === '' || !/^[A-Za-z0-9_.-]+$/.test(host)) throw new TbahError('invalid-argument', `--add-host ${spec}: invalid host name`, { hint });
+  if (!isIPv4(ip) && !isIPv6(ip)) throw new TbahError('invalid-argument', `--add-host ${spec}: invalid IP address ${JSON.stringify(ip)}`, { hint });
+  return { host, ip };
+}
+
+function isIPv4(s: string): boolean {
+  const p = s.split('.');
+  return p.length === 4 && p.every((x) => /^\d{1,3}$/.test(x) && Number(x) <= 255);
+}
+
+function isIPv6(s: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(s) || !s.includes(':')) return false;
+  const dbl = s.split('::');
+  if (dbl.length > 2) return false;
+  const groups = s.replace('::', ':x:').split(':').filter((g) => g !== '');
+  const last = groups[groups.length - 1] ?? '';
+  const hasV4 = last.includes('.');
+  if (hasV4 && !isIPv4(last)) return false;
+  const n = groups.filter((g) => g !== 'x').length + (hasV4 ? 1 : 0);
+  const ok = groups.every((g) => g === 'x' || g.includes('.') || /^[0-9A-Fa-f]{1,4}$/.test(g));
+  return ok && (dbl.length === 2 ? n < 8 : n === 8);
+}
+
+/**
+ * `run --env` as Buildah (LookupEnvVarReferences): `K=V` as given; `K` takes
+ * the caller's value (nothing when unset); `K*` every caller variable starting
+ * with K; `*` all of them.
+ */
+export function resolveRunEnv(specs: readonly string[], callerEnv: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  const environ = Object.entries(callerEnv).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+  for (const spec of specs) {
+    if (spec.includes('=')) out.push(spec);
+    else if (spec === '*') out.push(...environ);
+    else {
+      const prefix = spec.endsWith('*') ? spec.slice(0, -1) : `${spec}=`;
+      out.push(...environ.filter((e) => e.startsWith(prefix)));
+    }
+  }
+  return out;
+}
+
+/** The caller's proxy variables, which every run gets unless the image or `--env` sets them (Buildah's `--http-proxy` default). */
+export const PROXY_VARS = ['http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY'] as const;
+
+export function proxyEnv(callerEnv: Record<string, string | undefined>): string[] {
+  return PROXY_VARS.filter((k) => callerEnv[k] !== undefined).map((k) => `${k}=${callerEnv[k]}`);
+}
+
+/** `--valid-exit-codes 0,1,…` (already split on commas): whole numbers 0–255. */
+export function parseExitCodes(values: readonly string[]): number[] {
+  return values.map((v) => {
+    if (!/^\d+$/.test(v.trim()) || Number(v) > 255) {
+      throw new TbahError('invalid-argument', `--valid-exit-codes ${values.join(',')}: ${JSON.stringify(v)} is not an exit code`, { hint: 'give exit codes from 0 to 255, e.g. --valid-exit-codes 0,1' });
+    }
+    return Number(v);
+  });
+}
+
+/** /proc/self/limits row names of the ulimit types. */
+const LIMIT_ROWS: Record<string, string> = {
+  core: 'Max core file size', cpu: 'Max cpu time', data: 'Max data size', fsize: 'Max file size', locks: 'Max file locks',
+  memlock: 'Max locked memory', msgqueue: 'Max msgqueue size', nice: 'Max nice priority', nofile: 'Max open files',
+  nproc: 'Max processes', rss: 'Max resident set', rtprio: 'Max realtime priority', rttime: 'Max realtime timeout',
+  sigpending: 'Max pending signals', stack: 'Max stack size',
+};
+
+/** This process's own limit of a ulimit type (for `--ulimit NAME=-1`); undefined when unlimited or unknown. */
+export function ownLimit(name: string, limitsText?: string): { soft: number; hard: number } | undefined {
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const row = LIMIT_ROWS[name];
+  const line = row === undefined ? undefined : text.split('\n').find((l) => l.startsWith(row));
+  const m = line === undefined ? null : /^.{26}(\S+)\s+(\S+)/.exec(line);
+  if (!m || !/^\d+$/.test(m[1]!) || !/^\d+$/.test(m[2]!)) return undefined;
+  return { soft: Number(m[1]), hard: Number(m[2]) };
 }

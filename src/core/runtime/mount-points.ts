@@ -2,6 +2,7 @@
  * Mount points a run creates in the rootfs and removes afterwards, so they never
  * reach a commit; and the recovery of those a killed run left behind.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
@@ -28,7 +29,12 @@ export async function missingComponents(rootfs: string, target: string): Promise
 }
 
 /** Times of a directory, to put back once what was created in it for a run is gone. */
-export interface DirTimes { atimeMs: number; mtimeMs: number }
+export interface DirTimes {
+  atimeMs: number;
+  mtimeMs: number;
+  /** The exact mtime in nanoseconds (a decimal string): utimes() cannot set it to the nanosecond. */
+  mtimeNs?: string;
+}
 
 /**
  * The times of the existing directories that will receive mount points: making
@@ -41,8 +47,8 @@ export async function parentTimes(rootfs: string, created: Set<string>): Promise
     const parent = path.posix.dirname(p);
     if (created.has(parent) || parent in out) continue;
     try {
-      const st = await fsp.lstat(await resolveInRoot(rootfs, parent));
-      if (st.isDirectory()) out[parent] = { atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
+      const st = await fsp.lstat(await resolveInRoot(rootfs, parent), { bigint: true });
+      if (st.isDirectory()) out[parent] = { atimeMs: Number(st.atimeMs), mtimeMs: Number(st.mtimeMs), mtimeNs: String(st.mtimeNs) };
     } catch (err) {
       if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
     }
@@ -73,6 +79,12 @@ export async function removeMountPoints(rootfs: string, created: Set<string>, ti
       // Only where nothing else remains of the run: a directory that still holds a kept mount point changed.
       if ([...created].some((p) => path.posix.dirname(p) === dir && existsSync(path.join(rootfs, p)))) continue;
       await fsp.utimes(host, t.atimeMs / 1000, t.mtimeMs / 1000);
+      if (typeof t.mtimeNs === 'string' && /^\d+$/.test(t.mtimeNs) && (await fsp.lstat(host, { bigint: true })).mtimeNs !== BigInt(t.mtimeNs)) {
+        // A double cannot carry every nanosecond time (a directory `copy` made has one): the dir
+        // driver's next commit would see a change. coreutils touch sets the exact time.
+        const ns = BigInt(t.mtimeNs);
+        spawnSync('touch', ['-m', '-d', `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`, '--', host], { stdio: 'ignore' });
+      }
     } catch (err) {
       if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
     }

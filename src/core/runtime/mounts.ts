@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { TbahError, isErrno } from '../errors.js';
+import { mkdirAllInRoot } from '../layer/secure-path.js';
 import { Lock } from '../store/lock.js';
 import { markOwned } from './orphans.js';
 import type { RunMount } from './spec.js';
@@ -35,6 +36,8 @@ export interface CacheRequest {
   uid?: number;
   gid?: number;
   readonly?: boolean;
+  /** `src=SUBDIR`: mount this subdirectory of the cache (made when missing, resolved inside the cache). */
+  source?: string;
 }
 export interface SecretRequest {
   type: 'secret';
@@ -47,6 +50,8 @@ export interface SecretRequest {
   gid?: number;
   /** Without it a missing secret means no mount (Buildah's rule). */
   required?: boolean;
+  /** `env=NAME`: the secret is given as this environment variable (and mounted only if `target` is given too). */
+  env?: string;
 }
 export type MountRequest = BindRequest | TmpfsRequest | CacheRequest | SecretRequest;
 
@@ -55,6 +60,8 @@ export interface SecretSource { id: string; file?: string; env?: string }
 
 export interface PreparedMounts {
   mounts: RunMount[];
+  /** `NAME=VALUE` for secrets given as environment variables (`type=secret,env=NAME`): for the command only, never on disk. */
+  env: string[];
   /** Unlock caches and delete secret copies and overlay scratch. Safe to call twice. */
   release(): Promise<void>;
 }
@@ -182,6 +189,21 @@ function overlayPathOk(p: string): boolean {
   return !/[,:\\\n]/.test(p);
 }
 
+/** A secret's bytes as text, for an environment variable. */
+async function secretValue(src: SecretSource, id: string, env: NodeJS.ProcessEnv): Promise<string> {
+  if (src.file !== undefined) {
+    try {
+      return await fsp.readFile(src.file, 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new TbahError('not-found', `--secret id=${id}: ${src.file} does not exist`);
+      throw err;
+    }
+  }
+  const value = env[src.env ?? id];
+  if (value === undefined) throw new TbahError('invalid-argument', `--secret id=${id}: environment variable ${src.env ?? id} is not set`);
+  return value;
+}
+
 export async function prepareMounts(requests: readonly MountRequest[], ctx: PrepareContext): Promise<PreparedMounts> {
   const locks: Lock[] = [];
   const removals: string[] = [];
@@ -194,6 +216,7 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
   };
   try {
     const mounts: RunMount[] = [];
+    const env: string[] = [];
     const secrets = new Map<string, SecretSource>();
     for (const s of ctx.secrets ?? []) {
       if (secrets.has(s.id)) throw new TbahError('invalid-argument', `--secret id=${s.id} is given twice`, { hint: 'give each secret one id' });
@@ -260,10 +283,11 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
           mounts.push({ type: 'bind', source: copy, target: r.target, readonly: false });
           continue;
         }
-        if (!overlayPathOk(r.source)) {
-          throw new TbahError('invalid-argument', `--mount type=bind,rw: the source path ${r.source} contains ',', ':' or '\\', which an overlay cannot take`, {
-            hint: 'use -v SRC:DST to write through to the host, or a path without those characters',
-          });
+        let lower = r.source;
+        if (!overlayPathOk(lower)) {
+          // overlayfs options cannot quote ',' or ':': the lower directory is reached through a plain-named symlink.
+          lower = path.join(overlayAt, `lower-${n}`);
+          await fsp.symlink(r.source, lower);
         }
         const upper = path.join(overlayAt, `upper-${n}`);
         const work = path.join(overlayAt, `work-${n}`);
@@ -272,12 +296,14 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
         // The overlay root takes the source's mode and owner from the lower dir; upper's own matter for new entries only.
         await fsp.chmod(upper, st.mode & 0o7777);
         await chownLikeSource(upper, st.uid, st.gid);
-        mounts.push({ type: 'overlay', target: r.target, options: [`lowerdir=${r.source}`, `upperdir=${upper}`, `workdir=${work}`] });
+        mounts.push({ type: 'overlay', target: r.target, options: [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`] });
         continue;
       }
       if (r.type === 'cache') {
         const c = caches.get(cacheKey(r.id ?? r.target))!;
-        mounts.push({ type: 'bind', source: c.dir!, target: r.target, readonly: r.readonly ?? false });
+        // src=SUBDIR stays inside the cache whatever symlinks it holds.
+        const source = r.source !== undefined ? await mkdirAllInRoot(c.dir!, r.source) : c.dir!;
+        mounts.push({ type: 'bind', source, target: r.target, readonly: r.readonly ?? false });
         continue;
       }
       // secret
@@ -285,6 +311,10 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
       if (src === undefined) {
         if (r.required) throw new TbahError('not-found', `secret required but no secret with id "${r.id}" found`, { hint: `give it with --secret id=${r.id},src=FILE` });
         continue;
+      }
+      if (r.env !== undefined) {
+        env.push(`${r.env}=${await secretValue(src, r.id, ctx.env ?? process.env)}`);
+        if (r.target === undefined) continue; // env only: nothing is mounted
       }
       if (secretsAt === undefined) {
         secretsAt = await secretDir(ctx.scratch);
@@ -308,7 +338,7 @@ export async function prepareMounts(requests: readonly MountRequest[], ctx: Prep
       const target = r.target === undefined ? `/run/secrets/${r.id}` : path.posix.resolve('/run/secrets', r.target);
       mounts.push({ type: 'bind', source: copy, target, readonly: true });
     }
-    return { mounts, release };
+    return { mounts, env, release };
   } catch (err) {
     await release();
     throw err;

@@ -19,11 +19,12 @@ import { writeJsonAtomic } from '../util/fsx.js';
 import { prepareChroot } from './chroot.js';
 import { type DirTimes, missingComponents, parentTimes, removeMountPoints } from './mount-points.js';
 import { markOwned, sweepOrphans } from './orphans.js';
+import { hostsFile, localIPv4 } from './hosts.js';
 import { prepareMounts } from './mounts.js';
 import type { MountRequest, PreparedMounts, SecretSource } from './mounts.js';
 import { findExecutable, runtimeStateDir, selectRuntime } from './select.js';
 import type { Isolation, RuntimeChoice } from './select.js';
-import { buildSpec, mergeEnv, DEFAULT_PATH } from './spec.js';
+import { CAPABILITY_NUMBERS, buildSpec, mergeEnv, DEFAULT_PATH } from './spec.js';
 import type { RunMount, SpecOptions } from './spec.js';
 import { type RunUser, resolveRunUser } from './user.js';
 import { currentMapping, isMapped } from './userns.js';
@@ -59,6 +60,12 @@ export interface RunOptions
   journal?: string;
   /** Part of the runtime's container name, e.g. the working container's short id. */
   name?: string;
+  /** The working container's name, for its line in /etc/hosts. */
+  containerName?: string;
+  /** `from --add-host` entries for /etc/hosts. */
+  addHosts?: { host: string; ip: string }[];
+  /** `from --ulimit` limits. */
+  rlimits?: { name: string; soft: number; hard: number }[];
   /** Passed to spawn; defaults to inheriting ours. */
   stdio?: StdioOptions;
 }
@@ -244,6 +251,23 @@ function supervise(argv: string[], stdio: StdioOptions, relay: SignalRelay, pidF
   });
 }
 
+/** The capabilities this process holds (its bounding set): what `--cap-add ALL` can give. */
+async function heldCapabilities(): Promise<string[]> {
+  const status = await fsp.readFile('/proc/self/status', 'utf8');
+  const bnd = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
+  return Object.entries(CAPABILITY_NUMBERS).filter(([, n]) => (bnd & (1n << BigInt(n))) !== 0n).map(([name]) => name);
+}
+
+/** A private directory in RAM (/dev/shm when it is a tmpfs), or undefined. */
+async function ramTempDir(prefix: string): Promise<string | undefined> {
+  try {
+    if ((await fsp.statfs('/dev/shm')).type !== 0x01021994) return undefined;
+    return await fsp.mkdtemp(path.join('/dev/shm', prefix));
+  } catch {
+    return undefined;
+  }
+}
+
 /** A file provided for the run by bind mount; kept in the rootfs only if the command changed it. */
 interface EtcFile { target: string; copy: string; content: Buffer }
 
@@ -302,8 +326,10 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
     const user = await resolveRunUser(root, opts.user);
     if (rootless) checkMapped(user, opts.user);
     const cwd = path.posix.resolve('/', opts.workingDir ?? '/');
-    // HOME from passwd unless the image or --env sets it.
-    const finalEnv = mergeEnv([`HOME=${user.home ?? '/'}`], opts.imageEnv, opts.env);
+    // HOME from passwd unless the image or --env sets it; HOSTNAME as Buildah sets it.
+    const hostname = opts.hostname ?? 'tbah';
+    const given = mergeEnv(opts.imageEnv, opts.env);
+    const finalEnv = mergeEnv([`HOME=${user.home ?? '/'}`], given, given.some((e) => e.startsWith('HOSTNAME=')) ? [] : [`HOSTNAME=${hostname}`]);
     const envPath = finalEnv.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
 
     let rt: RuntimeChoice | undefined;
@@ -326,7 +352,9 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
     await checkCommand(root, opts.args[0] as string, envPath, cwd);
 
     await sweepOrphans(rt);
-    const bundle = await fsp.mkdtemp(path.join(os.tmpdir(), 'tbah-run-'));
+    // A secret given as an environment variable is in the spec: then the bundle lives in RAM, never on disk.
+    const envSecrets = (opts.mounts ?? []).some((m) => m.type === 'secret' && m.env !== undefined);
+    const bundle = (envSecrets ? await ramTempDir('tbah-secrets-bundle-') : undefined) ?? await fsp.mkdtemp(path.join(os.tmpdir(), 'tbah-run-'));
     await markOwned(bundle);
     // The id names our pid, so a later run can tell a container whose tbah was killed (orphans.ts).
     const id = `tbah-${opts.name ? `${opts.name}-` : ''}${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -349,10 +377,15 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
         throw err;
       }
       // Host DNS and hosts, and the container's hostname, from copies: only what the command changes is kept.
-      const hostname = opts.hostname ?? 'tbah';
+      const hosts = hostsFile((await readOr('/etc/hosts', '127.0.0.1\tlocalhost\n::1\tlocalhost\n')).toString(), {
+        hostname, network: opts.network === 'private' ? 'none' : 'host',
+        ...(opts.containerName !== undefined ? { containerName: opts.containerName } : {}),
+        ...(opts.addHosts ? { addHosts: opts.addHosts } : {}),
+        ...(opts.network !== 'private' && localIPv4() !== undefined ? { localIp: localIPv4()! } : {}),
+      });
       for (const [target, content] of [
         ['/etc/resolv.conf', await readOr('/etc/resolv.conf', '')],
-        ['/etc/hosts', await readOr('/etc/hosts', '127.0.0.1\tlocalhost\n::1\tlocalhost\n')],
+        ['/etc/hosts', Buffer.from(hosts)],
         ['/etc/hostname', Buffer.from(`${hostname}\n`)],
       ] as const) {
         const copy = path.join(bundle, path.basename(target));
@@ -371,12 +404,14 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
       if (opts.journal !== undefined) await writeJsonAtomic(opts.journal, { version: 1, created: [...created], times }, 0o600);
 
       const spec = buildSpec({
-        args: opts.args, rootfs: root, env: finalEnv, cwd,
+        args: opts.args, rootfs: root, env: mergeEnv(finalEnv, prepared.env), cwd,
         uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
         mounts, hostname, terminal: terminal && isolation === 'oci', rootless,
         ...(opts.network !== undefined ? { network: opts.network } : {}),
         ...(opts.capAdd !== undefined ? { capAdd: opts.capAdd } : {}),
         ...(opts.capDrop !== undefined ? { capDrop: opts.capDrop } : {}),
+        ...(opts.capAdd?.some((c) => c.toUpperCase() === 'ALL') ? { availableCaps: await heldCapabilities() } : {}),
+        ...(opts.rlimits ? { rlimits: opts.rlimits } : {}),
       });
       if (terminal && isolation === 'chroot') spec.process.env = mergeEnv(spec.process.env, spec.process.env.some((e) => e.startsWith('TERM=')) ? [] : ['TERM=xterm']);
       const pidFile = path.join(bundle, 'pid');
@@ -388,6 +423,12 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
         argv = [rt.path, '--root', runtimeStateDir(rt), 'run', '--bundle', bundle, '--pid-file', pidFile, id];
       } else {
         argv = (await prepareChroot(spec, bundle, pidFile, { userNamespace: rootless })).argv;
+        // No runtime to set the limits: util-linux prlimit starts the chain with them (they are inherited).
+        if (opts.rlimits && opts.rlimits.length > 0) {
+          const prlimit = await findExecutable('prlimit');
+          if (prlimit === undefined) throw new TbahError('not-found', '--ulimit with --isolation chroot needs prlimit (util-linux), which is not installed');
+          argv = [prlimit, ...opts.rlimits.map((r) => `--${r.name}=${r.soft}:${r.hard}`), '--', ...argv];
+        }
       }
       if (script !== undefined) argv = [script, '-qefc', argv.map(shq).join(' '), '/dev/null'];
 

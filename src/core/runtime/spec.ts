@@ -74,6 +74,10 @@ export interface SpecOptions {
   capDrop?: string[];
   /** Run in tbah's user namespace (no root): /sys is bound from the host instead of mounted. */
   rootless?: boolean;
+  /** What `--cap-add ALL` stands for: the capabilities this process holds (default: every known one). */
+  availableCaps?: readonly string[];
+  /** `from --ulimit`: resource limits of the command. */
+  rlimits?: { name: string; soft: number; hard: number }[];
 }
 
 /** The parts of the OCI runtime spec we produce (a subset of specs-go). */
@@ -87,6 +91,7 @@ export interface RuntimeSpec {
     cwd: string;
     capabilities: { bounding: string[]; effective: string[]; inheritable: string[]; permitted: string[]; ambient: string[] };
     noNewPrivileges: boolean;
+    rlimits?: { type: string; hard: number; soft: number }[];
   };
   root: { path: string; readonly: boolean };
   hostname: string;
@@ -119,7 +124,7 @@ export function normalizeCap(name: string): string {
   return up.startsWith('CAP_') ? up : `CAP_${up}`;
 }
 
-function capabilitySet(add: readonly string[], drop: readonly string[]): string[] {
+function capabilitySet(add: readonly string[], drop: readonly string[], available: readonly string[] = Object.keys(CAPABILITY_NUMBERS)): string[] {
   const adds = add.map(normalizeCap);
   const drops = drop.map(normalizeCap);
   for (const c of [...adds, ...drops]) {
@@ -129,8 +134,8 @@ function capabilitySet(add: readonly string[], drop: readonly string[]): string[
   }
   // `--cap-drop all` empties the set, then `--cap-add` puts entries back (Buildah's order).
   let caps = drops.includes('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drops.includes(c));
-  for (const c of adds) {
-    if (c === 'ALL') throw invalidArgument('--cap-add ALL is not supported', 'name the capabilities to add');
+  // `--cap-add ALL`: everything this process could give (a capability it lacks would make the runtime fail).
+  for (const c of adds.flatMap((a) => (a === 'ALL' ? [...available].filter((x) => !drops.includes(x)) : [a]))) {
     if (!caps.includes(c)) caps = [...caps, c];
   }
   return caps;
@@ -172,7 +177,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
   if (!env.some((e) => e.startsWith('PATH='))) env = [`PATH=${DEFAULT_PATH}`, ...env];
   if (o.terminal && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
 
-  const caps = capabilitySet(o.capAdd ?? [], o.capDrop ?? []);
+  const caps = capabilitySet(o.capAdd ?? [], o.capDrop ?? [], o.availableCaps);
   // A non-root user keeps the bounding set (setuid binaries still work) but starts with
   // no effective/permitted capabilities, as Buildah and Docker do.
   const userCaps = uid === 0 ? caps : [];
@@ -193,6 +198,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
       cwd: o.cwd ?? '/',
       capabilities: { bounding: caps, effective: userCaps, inheritable: [], permitted: userCaps, ambient: [] },
       noNewPrivileges: false,
+      ...(o.rlimits && o.rlimits.length > 0 ? { rlimits: o.rlimits.map((r) => ({ type: `RLIMIT_${r.name.toUpperCase()}`, hard: r.hard, soft: r.soft })) } : {}),
     },
     root: { path: o.rootfs, readonly: false },
     hostname: o.hostname ?? 'tbah',

@@ -49,6 +49,15 @@ export interface ContainerState {
   snapshot: string | null;
   /** overlay driver: generation of the upper/work directories in use. */
   overlay?: { gen: number };
+  /** `from --volume/--add-host/--ulimit`: applied to every `run` of the container, as Buildah keeps them. */
+  runDefaults?: RunDefaults;
+}
+
+export interface RunDefaults {
+  /** `-v SRC:DST[:ro]` bind mounts (SRC absolute). */
+  volumes?: { source: string; target: string; readonly: boolean }[];
+  addHosts?: { host: string; ip: string }[];
+  ulimits?: { name: string; soft: number; hard: number }[];
 }
 
 export class ContainerStore {

@@ -43,6 +43,7 @@ export async function openOciLayout(dir: string, ref: string | undefined, label:
   }
   const index = checkIndex(JSON.parse(indexBytes), `${dir}/index.json`);
   let desc: Descriptor | undefined;
+  let refName: string | undefined;
   if (ref !== undefined) {
     desc = index.manifests.find((m) => m.annotations?.[REF_NAME] === ref);
     if (!desc) {
@@ -51,6 +52,7 @@ export async function openOciLayout(dir: string, ref: string | undefined, label:
     }
   } else if (index.manifests.length === 1) {
     desc = index.manifests[0]!;
+    refName = desc.annotations?.[REF_NAME];
   } else {
     throw new TbahError('invalid-reference', `${label}: ${dir} holds ${index.manifests.length} images; say which one`, { hint: `use oci:${dir}:REF` });
   }
@@ -63,6 +65,7 @@ export async function openOciLayout(dir: string, ref: string | undefined, label:
   const configBytes = await readVerified(dir, manifest.config, 'config');
   const config = checkImageConfig(JSON.parse(configBytes.toString('utf8')), `config ${manifest.config.digest}`);
   return {
+    ...(refName !== undefined ? { refName } : {}),
     manifestBytes,
     manifestMediaType: manifest.mediaType ?? desc.mediaType,
     manifest,

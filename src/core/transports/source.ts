@@ -20,6 +20,8 @@ export interface SourceImage {
   openLayer(desc: Descriptor): Promise<Readable>;
   /** A full store name to give the image, when the source names it. */
   name?: string;
+  /** The `org.opencontainers.image.ref.name` of the image chosen from an OCI layout without a ref. */
+  refName?: string;
   /** Frees temp files. */
   close(): Promise<void>;
 }
