@@ -89,7 +89,7 @@ describe('commit layers of their own: copy --link and --add-file', { skip: !root
     const h = inspect('added:1').OCIv1.history!;
     assert.match(h.at(-1)!.created_by!, /^\/bin\/sh -c #\(nop\) ADD dir:[a-f0-9]{64} in \/$/);
     assert.equal(h.at(-1)!.created, '1970-01-01T00:16:40Z');
-    const out = spawnSync('sh', ['-c', `tar --full-time -tvzf ${sb.path('store', 'blobs', 'sha256', (JSON.parse(inspect('added:1').Manifest) as { layers: { digest: string }[] }).layers[2]!.digest.slice(7))}`], { encoding: 'utf8' }).stdout;
+    const out = spawnSync('sh', ['-c', `tar --full-time -tvf ${sb.path('store', 'blobs', 'sha256', (JSON.parse(inspect('added:1').Manifest) as { layers: { digest: string }[] }).layers[2]!.digest.slice(7))}`], { encoding: 'utf8' }).stdout;
     assert.match(out, /1970-01-01 00:16:40 etc\/app\/add.txt/);
     assert.equal(sb.ok(['run', c, '--', 'cat', '/etc/app/add.txt']), 'added');
     sb.ok(['run', c, '--', 'touch', '/after']);
