@@ -1,5 +1,6 @@
 /** Terminal output: stdout carries only values; messages go to stderr, coloured only on a TTY. */
 import { styleText } from 'node:util';
+import { TbahError } from '../core/errors.js';
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -17,8 +18,49 @@ export function note(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
 
+/**
+ * `--log-level` (Buildah's logrus levels): warnings show by default, `error`
+ * hides them, `info` and `debug` add lines on stderr. Never log a secret:
+ * callers pass names and paths, not flag values or credentials.
+ */
+const LEVELS = ['panic', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LEVELS)[number];
+let level = LEVELS.indexOf('warn');
+
+/** Parse and set the level; Buildah's text for a bad one. */
+export function setLogLevel(v: string): LogLevel {
+  const want = v.toLowerCase() === 'warning' ? 'warn' : v.toLowerCase();
+  const i = LEVELS.indexOf(want as LogLevel);
+  if (i < 0) {
+    throw new TbahError('invalid-argument', `unable to parse log level: not a valid logrus Level: ${JSON.stringify(v)}`, {
+      hint: `use one of ${LEVELS.join(', ')}`,
+    });
+  }
+  level = i;
+  return LEVELS[i]!;
+}
+
+export function logEnabled(l: LogLevel): boolean {
+  return LEVELS.indexOf(l) <= level;
+}
+
 export function warn(msg: string): void {
-  process.stderr.write(`${paint(process.stderr, 'yellow', 'tbah: warning:')} ${msg}\n`);
+  if (logEnabled('warn')) process.stderr.write(`${paint(process.stderr, 'yellow', 'tbah: warning:')} ${msg}\n`);
+}
+
+export function info(msg: string): void {
+  if (logEnabled('info')) process.stderr.write(`${paint(process.stderr, 'dim', 'tbah: info:')} ${msg}\n`);
+}
+
+/** Debug output: the message is built only when it will be shown. */
+export function debug(msg: string | (() => string)): void {
+  if (logEnabled('debug')) process.stderr.write(`${paint(process.stderr, 'dim', 'tbah: debug:')} ${typeof msg === 'function' ? msg() : msg}\n`);
+}
+
+/** One failure among several (rm, rmi): reported as it happens; the command exits 125 at the end. */
+export function reportFailure(err: unknown): void {
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`${paint(process.stderr, 'red', 'tbah:')} ${msg}\n`);
 }
 
 /** Columns as Go's tabwriter (padding 3) lays them out, as Buildah prints tables. */

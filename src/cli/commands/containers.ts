@@ -6,6 +6,7 @@ import { renderTemplate } from '../template.js';
 export function register(program: Command): void {
   program.command('containers').aliases(['ps', 'ls', 'list'])
     .description('list working containers')
+    .addHelpText('after', '\nExamples:\n  tbah containers\n  tbah containers --format \'{{.ContainerID}} {{.ContainerName}}\'\n  tbah containers -q --noheading --notruncate\n  tbah containers --filter ancestor=busybox')
     .option('-a, --all', 'also containers of other tools (tbah has only its own)')
     .option('-q, --quiet', 'print only container IDs')
     .option('--notruncate', 'do not truncate IDs')

@@ -15,6 +15,7 @@ function splitName(name: string): [string, string] {
 export function register(program: Command): void {
   program.command('images')
     .description('list images in the store')
+    .addHelpText('after', '\nExamples:\n  tbah images\n  tbah images --format \'{{.ID}} {{.Name}}:{{.Tag}} {{.Size}}\'\n  tbah images --filter dangling=true -q\n  tbah images --filter reference=\'localhost/app*\' --filter label=stage=prod')
     .argument('[image]', 'only this image')
     .option('-a, --all', 'all images (tbah keeps no intermediate images)')
     .option('-q, --quiet', 'print only image IDs')

@@ -1,7 +1,11 @@
 /** The command table: one file per command, each thin over src/core. */
 import type { Command } from 'commander';
+import { addBooleanNegations } from '../argv.js';
 import { checkFlagOrder } from '../context.js';
+import { configureHelp } from '../help.js';
+import { setLogLevel } from '../output.js';
 import * as commit from './commit.js';
+import * as completion from './completion.js';
 import * as config from './config.js';
 import * as containers from './containers.js';
 import * as copy from './copy.js';
@@ -12,6 +16,7 @@ import * as login from './login.js';
 import * as mount from './mount.js';
 import * as pull from './pull.js';
 import * as push from './push.js';
+import * as rename from './rename.js';
 import * as rm from './rm.js';
 import * as rmi from './rmi.js';
 import * as run from './run.js';
@@ -19,9 +24,15 @@ import * as tag from './tag.js';
 import * as version from './version.js';
 
 export function registerCommands(program: Command): void {
-  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rm, rmi, login, version]) m.register(program);
-  // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
-  for (const c of program.commands) c.passThroughOptions().option('--root <dir>', 'store root (also accepted before the command)');
+  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rename, rm, rmi, login, version, completion]) m.register(program);
+  for (const c of program.commands) {
+    // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
+    c.passThroughOptions()
+      .option('--root <dir>', 'store root (also accepted before the command)')
+      .option('--log-level <level>', 'error, warn, info or debug (also accepted before the command)', setLogLevel);
+    addBooleanNegations(c);
+  }
+  configureHelp(program);
   // `run` is the exception: everything after the container name is the command.
   program.hook('preAction', (_program, action) => {
     if (action.name() !== 'run') checkFlagOrder(action.args);

@@ -9,6 +9,7 @@ import { type PlatformFlags, type RegistryFlags, addPlatformFlags, addRegistryFl
 export function register(program: Command): void {
   const cmd = program.command('inspect')
     .description('print a container or image (local, or docker://… in a registry) as JSON')
+    .addHelpText('after', '\nExamples:\n  tbah inspect "$ctr"\n  tbah inspect --type image busybox:1\n  tbah inspect --format \'{{.OCIv1.Config.Env}}\' busybox:1\n  tbah inspect --format \'{{range .OCIv1.Config.Env}}{{println .}}{{end}}\' "$ctr"')
     .argument('<name>', 'container or image name or ID, or docker://HOST/REPO[:TAG] to inspect without pulling')
     .argument('[rest...]')
     .option('-t, --type <type>', 'container or image (default: containers first, then images)')

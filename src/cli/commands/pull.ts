@@ -10,6 +10,7 @@ import type { PullPolicy } from '../../core/ops/import.js';
 export function register(program: Command): void {
   const cmd = program.command('pull')
     .description('copy an image from a registry (or oci:, oci-archive:, docker-archive:) into the store; prints its ID')
+    .addHelpText('after', '\nExamples:\n  tbah pull docker.io/library/busybox:1.36\n  tbah pull --tls-verify=false 127.0.0.1:5000/tools/busybox:1\n  tbah pull --platform linux/arm64 docker.io/library/alpine\n  tbah pull oci-archive:/tmp/app.tar')
     .argument('<image>', '[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST], or a local transport reference')
     .argument('[rest...]')
     .option('--policy <policy>', 'same as --pull: always (default), missing, never or newer', pullPolicy)

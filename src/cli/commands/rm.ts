@@ -6,6 +6,7 @@ import { out } from '../output.js';
 export function register(program: Command): void {
   program.command('rm').alias('delete')
     .description('remove working containers; prints each removed ID')
+    .addHelpText('after', '\nExamples:\n  tbah rm "$ctr"\n  tbah rm builder-1 builder-2\n  tbah rm --all')
     .argument('[containers...]')
     .option('-a, --all', 'remove all containers')
     .action(async (names: string[], o: { all?: boolean }, cmd: Command) => {

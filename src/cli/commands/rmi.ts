@@ -6,6 +6,7 @@ import { out } from '../output.js';
 export function register(program: Command): void {
   program.command('rmi')
     .description('remove images (a name untags; the image goes with its last name)')
+    .addHelpText('after', '\nExamples:\n  tbah rmi app:1\n  tbah rmi --force busybox:1   # also removes the containers using it\n  tbah rmi --prune   # images without a name\n  tbah rmi --all')
     .argument('[images...]')
     .option('-a, --all', 'remove all images')
     .option('-f, --force', 'also remove containers using the images')

@@ -6,6 +6,7 @@ import { renderTemplate } from '../template.js';
 export function register(program: Command): void {
   program.command('version')
     .description('print version information')
+    .addHelpText('after', '\nExamples:\n  tbah version\n  tbah version --json\n  tbah version --format \'{{.Version}}\'')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const { versionInfo } = await import('../../core/info.js');
@@ -15,6 +16,7 @@ export function register(program: Command): void {
     });
   program.command('info')
     .description('print information about the host and the store as JSON')
+    .addHelpText('after', '\nExamples:\n  tbah info\n  tbah info --format \'{{.store.GraphRoot}}\'')
     .option('--format <template>', 'Go template, e.g. {{.store.GraphRoot}}')
     .action(async (o: { format?: string }, cmd: Command) => {
       const { storeInfo } = await import('../../core/info.js');
