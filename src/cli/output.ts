@@ -79,21 +79,33 @@ export function humanSize(bytes: number): string {
   return `${Number(v.toPrecision(3))} ${units[i]}`;
 }
 
-/** "2 minutes ago", as Docker's units.HumanDuration. */
+/** Buildah's `images` size (formattedSize): `%.3g` of decimal units B, KB, MB, GB, TB. */
+export function imageSize(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = bytes;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  const r = Number(v.toPrecision(3));
+  // %.3g switches to an exponent once rounding reaches 1000 (999.7 B → "1e+03 B").
+  return `${r >= 1000 ? '1e+03' : String(r)} ${units[i]}`;
+}
+
+/** "2 minutes ago", as Docker's units.HumanDuration (which truncates, except hours, which round). */
 export function humanAgo(iso: string | undefined, now = Date.now()): string {
   if (!iso) return '';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  const ms = now - Date.parse(iso);
+  const s = Math.trunc(ms / 1000);
   if (s < 1) return 'Less than a second ago';
   if (s === 1) return '1 second ago';
   if (s < 60) return `${s} seconds ago`;
-  const m = Math.round(s / 60);
+  const m = Math.trunc(ms / 60000);
   if (m === 1) return 'About a minute ago';
   if (m < 60) return `${m} minutes ago`;
-  const h = Math.round(s / 3600);
+  const h = Math.trunc(ms / 3600000 + 0.5);
   if (h === 1) return 'About an hour ago';
   if (h < 48) return `${h} hours ago`;
-  if (h < 24 * 7 * 2) return `${Math.round(h / 24)} days ago`;
-  if (h < 24 * 30 * 2) return `${Math.round(h / 24 / 7)} weeks ago`;
-  if (h < 24 * 365 * 2) return `${Math.round(h / 24 / 30)} months ago`;
-  return `${Math.round(h / 24 / 365)} years ago`;
+  if (h < 24 * 7 * 2) return `${Math.trunc(h / 24)} days ago`;
+  if (h < 24 * 30 * 2) return `${Math.trunc(h / 24 / 7)} weeks ago`;
+  if (h < 24 * 365 * 2) return `${Math.trunc(h / 24 / 30)} months ago`;
+  return `${Math.trunc(ms / 3600000 / 24 / 365)} years ago`;
 }
