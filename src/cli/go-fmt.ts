@@ -214,6 +214,17 @@ export function goQuote(s: string): string {
 
 // ---- %v ----
 
+export const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+export const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** time.Month and time.Weekday are ints with a String method. */
+function stringer(x: GoValue): string | undefined {
+  if (x.t.k !== 'int' || typeof x.v !== 'number') return undefined;
+  if (x.t.name === 'time.Month') return MONTHS[x.v - 1] ?? `%!Month(${x.v})`;
+  if (x.t.name === 'time.Weekday') return DAYS[x.v] ?? `%!Weekday(${x.v})`;
+  return undefined;
+}
+
 /** A fake but Go-shaped address for a pointer fmt would print as one (never meaningful, never varies). */
 const ADDRESS = '0xc000010000';
 
@@ -222,7 +233,7 @@ export function formatValue(x: GoValue, depth = 0, plus = false): string {
   switch (x.t.k) {
     case 'invalid': return depth === 0 ? '<nil>' : '<nil>';
     case 'string': return typeof x.v === 'string' ? x.v : '';
-    case 'int': return typeof x.v === 'number' ? String(Math.trunc(x.v)) : '0';
+    case 'int': return stringer(x) ?? (typeof x.v === 'number' ? String(Math.trunc(x.v)) : '0');
     case 'float': return goFloat(typeof x.v === 'number' ? x.v : 0);
     case 'bool': return x.v === true ? 'true' : 'false';
     case 'duration': return goDuration(x.v);
@@ -326,13 +337,16 @@ function fmtFloat(f: number, verb: string, sp: Spec): string {
 function fmtOne(x0: GoValue, verb: string, sp: Spec, depth: number): string {
   const x = x0.t.k === 'any' ? concrete(x0) : x0;
   const k = x.t.k;
+  if (verb === 'T') return pad(x.t.k === 'invalid' ? '<nil>' : typeName(x.t), sp);
+  const named = stringer(x);
+  if (named !== undefined && (verb === 'v' || verb === 's' || verb === 'q')) return fmtOne(val(STRING, named), verb, sp, depth);
   if (verb === 'v') {
     if (k === 'int') return fmtInt(typeof x.v === 'number' ? x.v : 0, 'd', sp);
     if (k === 'float') return sp.prec === undefined && !sp.plus && sp.width === undefined ? formatValue(x, depth) : fmtFloat(typeof x.v === 'number' ? x.v : 0, 'g', sp);
     return pad(formatValue(x, depth, sp.plus), sp);
   }
   // Slices and maps apply the verb to each element, as fmt does.
-  if (k === 'slice' && verb !== 'T') {
+  if (k === 'slice') {
     const a = Array.isArray(x.v) ? x.v : [];
     if ((verb === 's' || verb === 'q' || verb === 'x' || verb === 'X') && x.t.elem.k === 'int' && x.t.name === '[]byte') {
       return fmtOne(val(STRING, Buffer.from(a as number[]).toString('latin1')), verb, sp, depth);
@@ -396,8 +410,6 @@ function fmtOne(x0: GoValue, verb: string, sp: Spec, depth: number): string {
     case 'e': case 'E': case 'f': case 'F': case 'g': case 'G':
       if (k === 'float') return fmtFloat(typeof x.v === 'number' ? x.v : 0, verb, sp);
       return badVerb(verb, x);
-    case 'T':
-      return pad(x.t.k === 'invalid' ? '<nil>' : typeName(x0.t.k === 'any' ? x.t : x0.t), sp);
     default:
       return badVerb(verb, x);
   }

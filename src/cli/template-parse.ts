@@ -12,7 +12,7 @@ export type Arg =
   | { kind: 'field'; names: string[]; pos: number }
   | { kind: 'var'; name: string; names: string[]; pos: number }
   | { kind: 'ident'; name: string; pos: number }
-  | { kind: 'string'; value: string; pos: number }
+  | { kind: 'string'; value: string; text: string; pos: number }
   | { kind: 'number'; text: string; value: number; isInt: boolean; pos: number }
   | { kind: 'bool'; value: boolean; pos: number }
   | { kind: 'nil'; pos: number }
@@ -212,7 +212,7 @@ class Parser {
   private pieceIndex = 0;
   private vars: string[][] = [['$']];
 
-  constructor(private readonly pieces: Piece[]) {}
+  constructor(private readonly pieces: Piece[], private readonly funcs: ReadonlySet<string>) {}
 
   parse(): Node[] {
     const { list, stop } = this.list();
@@ -369,14 +369,19 @@ class Parser {
     return 'text' in t ? t.text : ({ space: ' ', pipe: '|', lparen: '(', rparen: ')', declare: ':=', assign: '=', comma: ',', eoa: '}}' } as Record<string, string>)[t.t]!;
   }
 
-  /** A term with its trailing field chain (`$x.A.B`, `(…).A`). */
+  /**
+   * A term with its trailing field chain (`.A.B`, `$x.A.B`, `(…).A`). As Go's
+   * parser, a chained node sits at the position of its first chained field.
+   */
   private operand(): Arg {
     const t = this.next();
+    let chainPos = -1;
     const chain = (): string[] => {
       const names: string[] = [];
       while (this.peek().t === 'field') {
-        const f = this.next() as { text: string };
+        const f = this.next() as { text: string; pos: number };
         if (f.text === '.') this.err('unexpected . after term');
+        if (chainPos < 0) chainPos = f.pos;
         names.push(...f.text.slice(1).split('.'));
       }
       return names;
@@ -387,22 +392,25 @@ class Parser {
           if (this.peek().t === 'field') this.err('unexpected . after term');
           return { kind: 'dot', pos: t.pos };
         }
-        return { kind: 'field', names: [...t.text.slice(1).split('.'), ...chain()], pos: t.pos };
+        const names = [...t.text.slice(1).split('.'), ...chain()];
+        return { kind: 'field', names, pos: chainPos >= 0 ? chainPos : t.pos };
       }
       case 'var': {
         if (!this.known(t.text)) this.err(`undefined variable "${t.text}"`, t.pos);
-        return { kind: 'var', name: t.text, names: chain(), pos: t.pos };
+        const names = chain();
+        return { kind: 'var', name: t.text, names, pos: chainPos >= 0 ? chainPos : t.pos };
       }
       case 'ident': {
         if (t.text === 'true' || t.text === 'false') return { kind: 'bool', value: t.text === 'true', pos: t.pos };
         if (t.text === 'nil') return { kind: 'nil', pos: t.pos };
         if (KEYWORDS.has(t.text)) this.err(`unexpected <${t.text}> in command`, t.pos);
         if (this.peek().t === 'field') this.err(`unexpected . after term ${JSON.stringify(t.text)}`);
+        if (!this.funcs.has(t.text)) this.err(`function ${JSON.stringify(t.text)} not defined`, t.pos);
         return { kind: 'ident', name: t.text, pos: t.pos };
       }
       case 'string':
         try {
-          return { kind: 'string', value: unquoteGo(t.text), pos: t.pos };
+          return { kind: 'string', value: unquoteGo(t.text), text: t.text, pos: t.pos };
         } catch (err) {
           this.err((err as Error).message, t.pos);
         }
@@ -420,7 +428,8 @@ class Parser {
       }
       case 'lparen': {
         const pipe = this.pipeline('parenthesized pipeline', 'rparen');
-        return { kind: 'pipe', pipe, names: chain(), pos: t.pos };
+        const names = chain();
+        return { kind: 'pipe', pipe, names, pos: chainPos >= 0 ? chainPos : t.pos };
       }
       default:
         return this.err(`unexpected ${JSON.stringify(this.text(t))} in operand`, t.pos);
@@ -428,8 +437,34 @@ class Parser {
   }
 }
 
-export function parseTemplate(src: string): Node[] {
-  return new Parser(scan(src)).parse();
+/** Parse; `funcs` are the function names the template may call (others are an error, as in Go). */
+export function parseTemplate(src: string, funcs: ReadonlySet<string>): Node[] {
+  return new Parser(scan(src), funcs).parse();
+}
+
+/** A node as Go prints it in error contexts (`at <index .Env 9>`). */
+export function argString(a: Arg): string {
+  const chain = (names: string[]): string => names.map((n) => `.${n}`).join('');
+  switch (a.kind) {
+    case 'dot': return '.';
+    case 'field': return chain(a.names);
+    case 'var': return a.name + chain(a.names);
+    case 'ident': return a.name;
+    case 'string': return a.text;
+    case 'number': return a.text;
+    case 'bool': return String(a.value);
+    case 'nil': return 'nil';
+    case 'pipe': return `(${pipeString(a.pipe)})${chain(a.names)}`;
+  }
+}
+
+export function cmdString(c: Cmd): string {
+  return c.args.map(argString).join(' ');
+}
+
+export function pipeString(p: Pipe): string {
+  const decl = p.decl.length > 0 ? `${p.decl.join(', ')} ${p.assign ? '=' : ':='} ` : '';
+  return decl + p.cmds.map(cmdString).join(' | ');
 }
 
 /** `name:LINE:COL` of a byte offset, as Go's template errors say it (COL counted from 0). */

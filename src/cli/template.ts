@@ -16,7 +16,10 @@ import {
   ANY, BOOL, FLOAT, FormatUnsupported, type GoType, type GoValue, INT, INVALID, STRING, concrete, findField, fieldValue,
   formatValue, isTrue, marshal, sprint, sprintf, sprintln, typeName, val,
 } from './go-fmt.js';
-import { type Arg, type Cmd, type Node, type Pipe, PositionedSyntaxError, TemplateSyntaxError, location, parseTemplate } from './template-parse.js';
+import { goMethod } from './go-methods.js';
+import {
+  type Arg, type Cmd, type Node, type Pipe, PositionedSyntaxError, TemplateSyntaxError, argString, cmdString, location, parseTemplate,
+} from './template-parse.js';
 
 export interface TemplateOptions {
   /** The template's name in error messages, as Buildah names it (`format` for inspect, `image` for lists). */
@@ -128,7 +131,7 @@ const jsEscape = (s: string): string => s.replace(/[\\'"<>&=\n\r\t\u0000-\u001f]
   return named[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
 });
 
-function argString(args: GoValue[]): string {
+function escapeArg(args: GoValue[]): string {
   // html, js, urlquery: one string argument as is, otherwise fmt.Sprint of all.
   if (args.length === 1 && concrete(args[0]!).t.k === 'string') return str(args[0]!, 'escape');
   return sprint(args);
@@ -150,9 +153,9 @@ const FUNCS: Record<string, Fn> = {
   le: (a) => { if (a.length !== 2) throw new Error(`wrong number of args for le: want 2 got ${a.length}`); return val(BOOL, compare(a[0]!, a[1]!, 'lt') || compare(a[0]!, a[1]!, 'eq')); },
   gt: (a) => { if (a.length !== 2) throw new Error(`wrong number of args for gt: want 2 got ${a.length}`); return val(BOOL, !compare(a[0]!, a[1]!, 'lt') && !compare(a[0]!, a[1]!, 'eq')); },
   ge: (a) => { if (a.length !== 2) throw new Error(`wrong number of args for ge: want 2 got ${a.length}`); return val(BOOL, !compare(a[0]!, a[1]!, 'lt')); },
-  html: (a) => val(STRING, htmlEscape(argString(a))),
-  js: (a) => val(STRING, jsEscape(argString(a))),
-  urlquery: (a) => val(STRING, encodeURIComponent(argString(a)).replace(/%20/g, '+').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)),
+  html: (a) => val(STRING, htmlEscape(escapeArg(a))),
+  js: (a) => val(STRING, jsEscape(escapeArg(a))),
+  urlquery: (a) => val(STRING, encodeURIComponent(escapeArg(a)).replace(/%20/g, '+').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)),
   json: (a) => { if (a.length !== 1) throw new Error(`wrong number of args for json: want 1 got ${a.length}`); return val(STRING, marshal(a[0]!)); },
   split: (a) => val(STRINGS, str(a[0]!, 'split').split(str(a[1]!, 'split'))),
   join: (a) => {
@@ -219,7 +222,8 @@ class Exec {
       const obj = (v.v ?? {}) as Record<string, unknown>;
       for (const k of Object.keys(obj).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) items.push([val(STRING, k), val(elem, obj[k])]);
     } else if (v.t.k !== 'invalid') {
-      throw new ExecError(`range can't iterate over ${formatValue(v)}`, n.pos, 'range');
+      const last = n.pipe.cmds[n.pipe.cmds.length - 1]!;
+      throw new ExecError(`range can't iterate over ${formatValue(v)}`, last.args[0]!.pos, argString(last.args[0]!));
     }
     if (items.length === 0) {
       this.vars.length = mark;
@@ -271,8 +275,7 @@ class Exec {
   private command(c: Cmd, dot: GoValue, final: GoValue | undefined): GoValue {
     const [first, ...rest] = c.args;
     if (first!.kind === 'ident') {
-      const fn = FUNCS[first!.name];
-      if (fn === undefined) throw new ExecError(`function "${first!.name}" not defined`, first!.pos, first!.name);
+      const fn = FUNCS[first!.name]!;
       const argNodes = [...rest];
       const lazy: LazyArgs = {
         count: argNodes.length + (final ? 1 : 0),
@@ -283,38 +286,60 @@ class Exec {
         return fn(args, lazy);
       } catch (err) {
         if (err instanceof ExecError || err instanceof Break || err instanceof Continue) throw err;
-        if (err instanceof FormatUnsupported) throw new ExecError(err.message, first!.pos, first!.name);
-        throw new ExecError(`error calling ${first!.name}: ${(err as Error).message}`, first!.pos, first!.name);
+        if (err instanceof FormatUnsupported) throw new ExecError(err.message, c.pos, cmdString(c));
+        throw new ExecError(`error calling ${first!.name}: ${(err as Error).message}`, c.pos, cmdString(c));
       }
     }
     if (rest.length > 0 || final !== undefined) {
-      const what = first!.kind === 'field' ? `.${first!.names.join('.')}` : first!.kind === 'var' ? first!.name : 'value';
-      if (first!.kind === 'field' || (first!.kind === 'var' && first!.names.length > 0)) {
-        throw new ExecError(`${what} is a field, not a method: tbah does not call methods or pass arguments to fields`, first!.pos, what);
-      }
-      throw new ExecError(`can't give argument to non-function ${what}`, first!.pos, what);
+      // Arguments go to a method: the last name of a field chain (`.Created.Format "2006"`).
+      const names = first!.kind === 'field' || first!.kind === 'var' || first!.kind === 'pipe' ? first!.names : [];
+      if (names.length === 0) throw new ExecError(`can't give argument to non-function ${argString(first!)}`, first!.pos, argString(first!));
+      const recv = this.fields(first!.kind === 'field' ? dot : first!.kind === 'var' ? this.getVar(first!.name, first!.pos) : this.arg({ ...first!, names: [] } as Arg, dot),
+        names.slice(0, -1), first!.pos, argString(first!));
+      const args = [...rest.map((a) => this.arg(a, dot)), ...(final ? [final] : [])];
+      return this.method(recv, names[names.length - 1]!, args, first!.pos, argString(first!));
     }
+    if (first!.kind === 'nil') throw new ExecError('nil is not a command', first!.pos, 'nil');
     return this.arg(first!, dot);
+  }
+
+  /** A method of time.Time or time.Duration (the values Buildah's structs hold that templates call). */
+  private method(recv0: GoValue, name: string, args: GoValue[], pos: number, at: string): GoValue {
+    let recv = concrete(recv0);
+    if (recv.t.k === 'ptr') {
+      if (recv.v === undefined || recv.v === null) throw new ExecError(`nil pointer evaluating ${typeName(recv.t)}.${name}`, pos, at);
+      recv = val(recv.t.elem, recv.v);
+    }
+    if (recv.t.k === 'time' || recv.t.k === 'duration') {
+      try {
+        const r = goMethod(recv, name, args);
+        if (r !== undefined) return r;
+      } catch (err) {
+        throw new ExecError(`error calling ${name}: ${(err as Error).message}`, pos, at);
+      }
+      throw new ExecError(`method ${name} of ${typeName(recv.t)} is not supported by tbah`, pos, at);
+    }
+    if (args.length > 0) throw new ExecError(`${at} is a field, not a method: it takes no arguments`, pos, at);
+    return this.field(recv, name, pos, at);
   }
 
   private arg(a: Arg, dot: GoValue): GoValue {
     switch (a.kind) {
       case 'dot': return dot;
-      case 'field': return this.fields(dot, a.names, a.pos);
-      case 'var': return this.fields(this.getVar(a.name, a.pos), a.names, a.pos);
+      case 'field': return this.fields(dot, a.names, a.pos, argString(a));
+      case 'var': return this.fields(this.getVar(a.name, a.pos), a.names, a.pos, argString(a));
       case 'pipe': {
         const mark = this.vars.length;
         const v = this.pipe(a.pipe, dot);
         if (a.pipe.decl.length === 0) this.vars.length = mark;
-        return this.fields(v, a.names, a.pos);
+        return this.fields(v, a.names, a.pos, argString(a));
       }
       case 'string': return val(STRING, a.value);
       case 'number': return a.isInt ? val(INT, a.value) : val(FLOAT, a.value);
       case 'bool': return val(BOOL, a.value);
-      case 'nil': throw new ExecError('nil is not a command', a.pos, 'nil');
+      case 'nil': return val(ANY, null); // an untyped nil argument (a nil interface)
       case 'ident': {
-        const fn = FUNCS[a.name];
-        if (fn === undefined) throw new ExecError(`function "${a.name}" not defined`, a.pos, a.name);
+        const fn = FUNCS[a.name]!;
         try {
           return fn([], { count: 0, get: () => INVALID });
         } catch (err) {
@@ -324,14 +349,10 @@ class Exec {
     }
   }
 
-  /** `.A.B.C` from a receiver, as text/template's evalField. */
-  private fields(recv0: GoValue, names: string[], pos: number): GoValue {
+  /** `.A.B.C` from a receiver, as text/template's evalField (methods of times and durations too). */
+  private fields(recv0: GoValue, names: string[], pos: number, at: string): GoValue {
     let recv = recv0;
-    let path = '';
-    for (const name of names) {
-      path += `.${name}`;
-      recv = this.field(recv, name, pos, path);
-    }
+    for (const name of names) recv = this.method(recv, name, [], pos, at);
     return recv;
   }
 
@@ -363,9 +384,6 @@ class Exec {
       const obj = (recv.v ?? {}) as Record<string, unknown>;
       return Object.prototype.hasOwnProperty.call(obj, name) ? val(recv.t.elem, obj[name]) : INVALID;
     }
-    if (recv.t.k === 'time' || recv.t.k === 'duration') {
-      throw new ExecError(`.${name} is a method of ${typeName(recv.t)}: tbah does not call methods`, pos, path);
-    }
     throw new ExecError(`can't evaluate field ${name} in type ${typeName(recv.t)}`, pos, path);
   }
 }
@@ -391,7 +409,7 @@ export function compileTemplate(tmpl: string, opts: TemplateOptions = {}): Compi
   });
   let nodes: Node[];
   try {
-    nodes = parseTemplate(tmpl);
+    nodes = parseTemplate(tmpl, new Set(Object.keys(FUNCS)));
   } catch (err) {
     if (err instanceof PositionedSyntaxError) throw fail(`template: ${location(tmpl, err.pos, name).replace(/:\d+$/, '')}: ${err.message}`);
     if (err instanceof TemplateSyntaxError) throw fail(`template: ${name}: ${err.message}`);

@@ -61,11 +61,13 @@ export function register(program: Command): void {
       if (o.quiet && o.format !== undefined) throw usage('quiet and format are mutually exclusive');
       const trunc = o.trunc !== false;
       const id = (i: ImageSummary): string => (trunc ? i.id.slice(7, 19) : i.id);
+      // As containers/storage sizes an image: its layers, its config, and its manifest (which it keeps twice).
+      const size = (i: ImageSummary): string => imageSize(i.size + i.record.manifest.config.size + 2 * i.record.manifestDescriptor.size);
       if (o.json) {
         // Buildah's shape: short id, human size and age, raw time; in store order.
         out(JSON.stringify(shown.map(({ s: i }) => ({
           id: id(i), names: i.names.length ? i.names : null, digest: i.manifestDigest,
-          createdat: humanAgo(i.created), size: imageSize(i.size), created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0,
+          createdat: humanAgo(i.created), size: size(i), created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0,
           createdatraw: i.created ?? '0001-01-01T00:00:00Z', readonly: false, history: null,
         })), null, 4));
         return;
@@ -77,7 +79,7 @@ export function register(program: Command): void {
           const [repo, tag] = n === '<none>' ? ['<none>', '<none>'] : splitName(n);
           return {
             Tag: tag, ID: id(i), Name: repo, Digest: i.manifestDigest, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0,
-            CreatedAt: humanAgo(i.created), Size: imageSize(i.size), CreatedAtRaw: i.created ?? '', ReadOnly: false, History: '<none>',
+            CreatedAt: humanAgo(i.created), Size: size(i), CreatedAtRaw: i.created ?? '', ReadOnly: false, History: '<none>',
           };
         });
       });
