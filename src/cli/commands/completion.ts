@@ -100,7 +100,8 @@ _tbah_names() {
   local what=$1; shift
   case $what in
     container) command tbah "$@" containers --format '{{.ContainerName}}' 2>/dev/null ;;
-    image) command tbah "$@" images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep -v '^<none>' ;;
+    # Local names also without their localhost/ (tbah finds localhost/NAME for NAME).
+    image) command tbah "$@" images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | awk '!/^<none>/ { print; if (sub(/^localhost\\//, "")) print }' ;;
   esac
 }
 
@@ -199,7 +200,8 @@ _tbah_names() {
   local what=$1; shift
   case $what in
     container) command tbah "$@" containers --format '{{.ContainerName}}' 2>/dev/null ;;
-    image) command tbah "$@" images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep -v '^<none>' ;;
+    # Local names also without their localhost/ (tbah finds localhost/NAME for NAME).
+    image) command tbah "$@" images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | awk '!/^<none>/ { print; if (sub(/^localhost\\//, "")) print }' ;;
   esac
 }
 
@@ -257,7 +259,9 @@ ${cases}
   esac
 }
 
-if [[ $funcstack[1] == _tbah ]]; then _tbah "$@"; else compdef _tbah tbah; fi
+if [[ $funcstack[1] == _tbah ]]; then _tbah "$@"
+elif (( $+functions[compdef] )); then compdef _tbah tbah
+else print -u2 'tbah completion: run "autoload -U compinit; compinit" first'; fi
 `;
 }
 
