@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { addBooleanNegations } from '../argv.js';
 import { checkFlagOrder } from '../context.js';
 import { configureHelp } from '../help.js';
-import { setLogLevel } from '../output.js';
+import { debug, setLogLevel } from '../output.js';
 import * as commit from './commit.js';
 import * as completion from './completion.js';
 import * as config from './config.js';
@@ -35,6 +35,8 @@ export function registerCommands(program: Command): void {
   configureHelp(program);
   // `run` is the exception: everything after the container name is the command.
   program.hook('preAction', (_program, action) => {
+    // Option names only: a value may be a secret (--password, --creds).
+    debug(() => `tbah ${action.name()}: options ${Object.keys(action.opts()).filter((k) => action.getOptionValueSource(k) === 'cli').join(' ') || '(none)'}, ${action.args.length} argument(s)`);
     if (action.name() !== 'run') checkFlagOrder(action.args);
   });
 }
