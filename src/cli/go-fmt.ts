@@ -231,7 +231,7 @@ const ADDRESS = '0xc000010000';
 /** fmt's %v (`plus`: %+v) of a value at `depth` (0 = the operand itself). */
 export function formatValue(x: GoValue, depth = 0, plus = false): string {
   switch (x.t.k) {
-    case 'invalid': return depth === 0 ? '<nil>' : '<nil>';
+    case 'invalid': return '<nil>';
     case 'string': return typeof x.v === 'string' ? x.v : '';
     case 'int': return stringer(x) ?? (typeof x.v === 'number' ? String(Math.trunc(x.v)) : '0');
     case 'float': return goFloat(typeof x.v === 'number' ? x.v : 0);

@@ -177,8 +177,6 @@ class Exec {
   private vars: { name: string; value: GoValue }[] = [];
   private out = '';
 
-  constructor(private readonly opts: TemplateOptions) {}
-
   run(nodes: Node[], dot: GoValue): string {
     this.vars = [{ name: '$', value: dot }];
     this.walk(nodes, dot);
@@ -191,7 +189,7 @@ class Exec {
         case 'text': this.out += n.text; break;
         case 'action': {
           const v = this.pipe(n.pipe, dot);
-          if (n.pipe.decl.length === 0) this.out += this.printable(v, n.pos);
+          if (n.pipe.decl.length === 0) this.out += this.printable(v);
           break;
         }
         case 'if': case 'with': {
@@ -257,7 +255,7 @@ class Exec {
   }
 
   /** What `{{pipeline}}` writes: a missing value is `<no value>`; a pointer prints what it points to. */
-  private printable(v: GoValue, _pos: number): string {
+  private printable(v: GoValue): string {
     const c = concrete(v);
     if (c.t.k === 'invalid') return '<no value>';
     if (c.t.k === 'ptr') return c.v === undefined || c.v === null ? '<nil>' : formatValue(val(c.t.elem, c.v));
@@ -418,7 +416,7 @@ export function compileTemplate(tmpl: string, opts: TemplateOptions = {}): Compi
   return {
     render(data: unknown, type: GoType = ANY): string {
       try {
-        return new Exec(opts).run(nodes, val(type, data));
+        return new Exec().run(nodes, val(type, data));
       } catch (err) {
         if (err instanceof ExecError) {
           const hint = /can't evaluate field/.test(err.message) && type.k === 'struct'
