@@ -1,9 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BUILDER_INFO, IMAGE_ROW } from '../../src/cli/go-schemas.js';
+import { BUILDER_INFO } from '../../src/cli/go-schemas.js';
 import { renderTemplate } from '../../src/cli/template.js';
-import { goTabwrite } from '../../src/cli/list-format.js';
-import { TbahError } from '../../src/core/errors.js';
 
 /**
  * A Docker-format image committed by tbah, as `buildah inspect --type image`

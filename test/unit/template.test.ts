@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { goDuration, goFloat, goQuote, goTime, marshal, sprintf, val } from '../../src/cli/go-fmt.js';
 import { BUILDER_INFO, CONTAINER_HEADERS, CONTAINER_ROW, IMAGE_HEADERS, IMAGE_ROW, VERSION_INFO } from '../../src/cli/go-schemas.js';
-import { goTabwrite, renderRows } from '../../src/cli/list-format.js';
+import { renderRows } from '../../src/cli/list-format.js';
+import { goTabwrite } from '../../src/cli/output.js';
 import { renderTemplate } from '../../src/cli/template.js';
 import { TbahError } from '../../src/core/errors.js';
 

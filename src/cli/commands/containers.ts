@@ -23,17 +23,18 @@ export function register(program: Command): void {
     .option('--format <template>', 'Go template per container: .ContainerID .Builder .ImageID .ImageName .ContainerName ("table …" adds a header)')
     .option('-f, --filter <filter>', 'id=PREFIX, name=TEXT, ancestor=IMAGE (comma-separated, all must match)')
     .action(async (rest: string[], o: ContainersFlags, cmd: Command) => {
-      const { matchContainer, parseContainerFilter } = await import('../../core/ops/filters.js');
       if (rest.length > 0) throw new TbahError('usage', '\'tbah containers\' does not accept arguments', { hint: 'to pick containers, use --filter id=…, name=… or ancestor=…' });
       if (o.quiet && o.format !== undefined) throw new TbahError('usage', 'quiet and format are mutually exclusive');
-      const filter = o.filter !== undefined ? parseContainerFilter(o.filter) : undefined;
+      const filters = o.filter !== undefined ? await import('../../core/ops/filters.js') : undefined;
+      const filter = o.filter !== undefined ? filters!.parseContainerFilter(o.filter) : undefined;
       const store = await getStore(cmd);
-      const [containers, images] = await Promise.all([store.containers.list(), store.images.list()]);
+      const containers = await store.containers.list();
+      const images = containers.some((c) => c.fromImageId !== null) ? await store.images.list() : [];
       // As Buildah: the image's current first name ('' when it has none), `scratch` for none at all.
       const imageName = (id: string | null): string => (id === null ? 'scratch' : images.find((i) => i.id === id)?.names[0] ?? '');
       const rows = containers.map((c) => ({
         ContainerID: c.id, Builder: '   *', ImageID: c.fromImageId ? c.fromImageId.slice(7) : '', ImageName: imageName(c.fromImageId), ContainerName: c.name,
-      })).filter((r) => filter === undefined || matchContainer({ id: r.ContainerID, name: r.ContainerName, imageId: r.ImageID, imageName: r.ImageName }, filter));
+      })).filter((r) => filter === undefined || filters!.matchContainer({ id: r.ContainerID, name: r.ContainerName, imageId: r.ImageID, imageName: r.ImageName }, filter));
       if (o.json) {
         out(JSON.stringify(rows.map((r) => ({ id: r.ContainerID, builder: true, imageid: r.ImageID, imagename: r.ImageName, containername: r.ContainerName })), null, 4));
         return;

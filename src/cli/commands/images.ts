@@ -3,7 +3,7 @@ import { TbahError } from '../../core/errors.js';
 import type { FilterImage } from '../../core/ops/filters.js';
 import type { ImageSummary } from '../../core/ops/manage.js';
 import { collect, getStore } from '../context.js';
-import { humanAgo, imageSize, out } from '../output.js';
+import { goTabwrite, humanAgo, imageSize, out } from '../output.js';
 
 function splitName(name: string): [string, string] {
   const at = name.indexOf('@');
@@ -35,7 +35,6 @@ export function register(program: Command): void {
     .option('-f, --filter <filter>', 'dangling=BOOL, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE], id=ID, until=TIME, … (repeatable; different keys must all match)', collect)
     .action(async (image: string | undefined, rest: string[], o: ImagesFlags, cmd: Command) => {
       const { listImages, nameCandidates } = await import('../../core/ops/manage.js');
-      const { applyImageFilters, parseImageFilters } = await import('../../core/ops/filters.js');
       if (image !== undefined && o.all) throw usage('when using the --all switch, you may not pass any images names or IDs');
       if (rest.length > 0) throw usage('\'tbah images\' requires at most 1 argument');
       const store = await getStore(cmd);
@@ -50,9 +49,12 @@ export function register(program: Command): void {
         const hex = spec.replace(/^sha256:/, '');
         return imgs.find((i) => i.names.some((n) => want.includes(n))) ?? (/^[a-f0-9]{3,64}$/.test(hex) ? imgs.find((i) => i.id.slice(7).startsWith(hex)) : undefined);
       };
-      // As pflag's StringSlice: each value may hold several, comma-separated.
-      const filters = parseImageFilters((o.filter ?? []).flatMap((f) => f.split(',')), lookup);
-      let shown = applyImageFilters(imgs, filters);
+      let shown = imgs;
+      if (o.filter !== undefined) {
+        const { applyImageFilters, parseImageFilters } = await import('../../core/ops/filters.js');
+        // As pflag's StringSlice: each value may hold several, comma-separated.
+        shown = applyImageFilters(imgs, parseImageFilters(o.filter.flatMap((f) => f.split(',')), lookup));
+      }
       if (image !== undefined) {
         const want = nameCandidates(image);
         shown = shown.filter((i) => i.names.some((n) => want.includes(n)) || i.id.slice(7).startsWith(image.replace(/^sha256:/, '')));
@@ -83,10 +85,15 @@ export function register(program: Command): void {
           };
         });
       });
+      if (o.format === undefined) {
+        // What Buildah's default template ("table {{.Name}}\t{{.Tag}}\t…" or "{{.ID}}") prints, without the template engine.
+        const cols = (r: typeof rows[number]): string[] => (o.quiet ? [r.ID] : [r.Name, r.Tag, ...(o.digests ? [r.Digest] : []), r.ID, r.CreatedAt, r.Size]);
+        const header = o.quiet || o.noheading ? [] : [['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'].join('\t')];
+        process.stdout.write(goTabwrite([...header, ...rows.map((r) => cols(r).join('\t'))].map((l) => `${l}\n`).join('')));
+        return;
+      }
       const { renderRows } = await import('../list-format.js');
       const { IMAGE_HEADERS, IMAGE_ROW } = await import('../go-schemas.js');
-      const template = o.format ?? (o.quiet ? '{{.ID}}'
-        : `${o.noheading ? '' : 'table '}{{.Name}}\t{{.Tag}}\t${o.digests ? '{{.Digest}}\t' : ''}{{.ID}}\t{{.CreatedAt}}\t{{.Size}}`);
-      process.stdout.write(renderRows(template, rows, { name: 'image', type: IMAGE_ROW, headers: { ...IMAGE_HEADERS, Digest: 'DIGEST' }, expandTabs: true }));
+      process.stdout.write(renderRows(o.format, rows, { name: 'image', type: IMAGE_ROW, headers: { ...IMAGE_HEADERS, Digest: 'DIGEST' }, expandTabs: true }));
     });
 }
