@@ -91,7 +91,12 @@ export function normaliseArgv(argv: readonly string[], program: Command): string
     if (a === '--') break;
     if (!a.startsWith('-') || a === '-') {
       if (cmd !== program) break; // the command's first argument: flags end here
-      if (a === 'help') break; // `tbah help CMD`: commander's own
+      if (a === 'help') {
+        // `tbah help CMD` is commander's; an unknown CMD is an error there too (commander would print nothing).
+        const topic = argv.slice(i + 1).find((x) => !x.startsWith('-'));
+        if (topic !== undefined && findCommand(program, topic) === undefined) throw unknownCommand(program, topic);
+        break;
+      }
       const sub = findCommand(program, a);
       if (sub === undefined) throw unknownCommand(program, a);
       cmd = sub;

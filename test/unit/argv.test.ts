@@ -76,5 +76,6 @@ describe('normaliseArgv', () => {
     assert.throws(() => norm('imagse'), (e: unknown) => e instanceof TbahError && /did you mean images/.test(e.hint ?? ''));
     assert.deepEqual(norm('ps', '-q'), ['ps', '-q']);
     assert.deepEqual(norm('help', 'from'), ['help', 'from']);
+    assert.throws(() => norm('help', 'nosuch'), (e: unknown) => e instanceof TbahError && e.message === 'unknown command "nosuch" for "tbah"');
   });
 });
