@@ -84,7 +84,8 @@ export async function storeInfo(store: Store): Promise<Record<string, unknown>> 
     },
     store: {
       ContainerStore: { number: containers.length },
-      GraphDriverName: 'dir',
+      // The driver new containers get (each container keeps the one it was made with).
+      GraphDriverName: await (await import('./driver/index.js')).chooseDriver(store).catch(() => 'dir'),
       GraphOptions: [],
       GraphRoot: store.root,
       GraphStatus: {},

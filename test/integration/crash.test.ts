@@ -45,8 +45,11 @@ describe('crash safety', () => {
   });
 
   test('a from killed half-way leaves no visible container, and its leftovers are swept', async () => {
+    // From an archive, so the layer must be unpacked (the overlay driver has big:1's layer already).
+    sb.ok(['push', 'big:1', `oci-archive:${sb.path('big.tar')}`]);
+    sb.ok(['rmi', 'big:1']);
     const before = sb.ok(['containers', '--quiet']);
-    await killedAfter(sb, ['from', 'big:1'], 250);
+    await killedAfter(sb, ['from', `oci-archive:${sb.path('big.tar')}`], 250);
     assert.equal(sb.ok(['containers', '--quiet']), before);
     // A later garbage collection (rm/rmi) sweeps temp files and half-made containers.
     const c = sb.ok(['from', 'scratch']);
@@ -73,9 +76,14 @@ describe('corrupt store content is refused, never used', () => {
     const bytes = readFileSync(file);
     bytes[bytes.length >> 1] ^= 0xff;
     wf(file, bytes);
-    const r = sb.run(['from', 'victim:1']);
+    // Every read of the blob checks it: a from that unpacks it (the dir driver; the overlay
+    // driver already holds this layer unpacked from the commit) and a push.
+    const r = sb.run(['from', '--storage-driver', 'dir', 'victim:1']);
     assert.equal(r.status, 125, r.stderr);
     assert.match(r.stderr, /^tbah: .*(does not match its content|could not be decompressed)/);
     assert.equal(sb.ok(['containers', '--quiet']), '');
+    const p = sb.run(['push', 'victim:1', `oci-archive:${sb.path('victim.tar')}`]);
+    assert.equal(p.status, 125, p.stderr);
+    assert.match(p.stderr, /does not match its content/);
   });
 });

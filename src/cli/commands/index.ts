@@ -29,6 +29,7 @@ export function registerCommands(program: Command): void {
     // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
     c.passThroughOptions()
       .option('--root <dir>', 'store root (also accepted before the command)')
+      .option('--storage-driver <driver>', 'rootfs driver of new containers: overlay or dir (also accepted before the command)')
       .option('--log-level <level>', 'error, warn, info or debug (also accepted before the command)', setLogLevel);
     addBooleanNegations(c);
   }
