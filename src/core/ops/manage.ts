@@ -157,7 +157,8 @@ export async function removeImages(
     res.untagged.push(...rec.names);
     res.removed.push(rec.id);
   }
-  await store.collectGarbage();
+  // Only a removed image frees blobs; a refusal or an untag leaves the store exactly as it was.
+  if (res.removed.length > 0) await store.collectGarbage();
   return res;
 }
 
