@@ -35,3 +35,4 @@ export {
   type ImageSummary, type RemoveImagesResult,
 } from './core/ops/manage.js';
 export { versionInfo, storeInfo, VERSION } from './core/info.js';
+export { renameContainer, type RenameResult } from './core/ops/rename.js';

@@ -2,13 +2,18 @@
 import type { Command } from 'commander';
 import { TbahError } from '../core/errors.js';
 import type { Store } from '../core/store/store.js';
+import { debug } from './output.js';
 
 let store: Promise<Store> | undefined;
 
 export function getStore(cmd: Command): Promise<Store> {
   const root = cmd.optsWithGlobals().root as string | undefined;
   // Loaded on demand (with esbuild code splitting) so `version` and `--help` skip it.
-  store ??= import('../core/store/store.js').then(({ Store: S }) => S.open(root !== undefined ? { root } : {}));
+  store ??= import('../core/store/store.js').then(async ({ Store: S }) => {
+    const s = await S.open(root !== undefined ? { root } : {});
+    debug(`store root ${s.root}`);
+    return s;
+  });
   return store;
 }
 

@@ -2,9 +2,9 @@
 import { Command, CommanderError } from 'commander';
 import { TbahError } from '../core/errors.js';
 import { VERSION } from '../core/info.js';
+import { normaliseArgv } from './argv.js';
 import { registerCommands } from './commands/index.js';
-import { paint } from './output.js';
-import { normaliseArgv } from './registry-flags.js';
+import { debug, paint, setLogLevel } from './output.js';
 
 // `tbah images | head -1`: a closed pipe ends the output, not in a stack trace.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -40,19 +40,22 @@ async function main(argv: string[]): Promise<number> {
   const program = new Command('tbah')
     .description('Build container images from scripts: persisted working containers, explicit layers, no daemon.')
     .option('--root <dir>', 'store root (default: $TBAH_ROOT, /var/lib/tbah, or ~/.local/share/tbah)')
+    .option('--log-level <level>', 'messages on stderr: error, warn (default), info or debug', setLogLevel)
     .option('--storage-driver <driver>', 'rootfs driver of new containers: overlay (default as root) or dir (default otherwise; $TBAH_STORAGE_DRIVER)')
     .version(VERSION, '-v, --version', 'print the version')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+    .configureOutput({ writeErr: () => undefined, outputError: () => undefined })
+    .addHelpText('after', '\nExamples:\n  ctr=$(tbah from docker.io/library/busybox:1.36)\n  tbah run "$ctr" -- sh -c \'echo hello > /greeting\'\n  tbah config --cmd \'["cat", "/greeting"]\' "$ctr"\n  tbah commit --rm "$ctr" hello:1\n  tbah push hello:1 oci:/tmp/hello:1\n\nSee `tbah COMMAND --help` and docs/COMMAND.md for each command.');
   registerCommands(program);
   if (argv.length <= 2) {
     program.outputHelp();
     return 0;
   }
   try {
-    await program.parseAsync(normaliseArgv(argv));
+    await program.parseAsync(normaliseArgv(argv, program));
+    debug(() => `${program.args[0] ?? ''} finished in ${Math.round(performance.now())} ms since start`);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
     return render(err);

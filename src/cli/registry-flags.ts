@@ -9,32 +9,6 @@ import type { Platform } from '../core/oci.js';
 import type { PullPolicy } from '../core/ops/import.js';
 import type { RegistryOptions } from '../core/transports/registry.js';
 
-/**
- * Go's flag package lets booleans take `=value` and gives `--pull` a value
- * only after `=`; commander does neither, so those spellings are rewritten
- * before parsing (flags only: never past `--`, never in `run`'s command).
- */
-export function normaliseArgv(argv: string[]): string[] {
-  const out = argv.slice(0, 2);
-  let i = 2;
-  for (; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--' || a === 'run') break;
-    const tls = /^--tls-verify=(.*)$/.exec(a);
-    if (tls) out.push(goBool('--tls-verify', tls[1]!) ? '--tls-verify' : '--no-tls-verify');
-    else if (a === '--pull' || a === '--pull-always') out.push('--pull=always');
-    else if (a === '--pull-never') out.push('--pull=never');
-    else out.push(a);
-  }
-  return out.concat(argv.slice(i));
-}
-
-function goBool(flag: string, v: string): boolean {
-  if (/^(1|t|true)$/i.test(v)) return true;
-  if (/^(0|f|false)$/i.test(v)) return false;
-  throw new TbahError('invalid-argument', `${flag}=${v}: not a boolean`, { hint: `write ${flag}=true or ${flag}=false` });
-}
-
 export interface RegistryFlags {
   tlsVerify?: boolean;
   certDir?: string;

@@ -77,7 +77,7 @@ describe('dir: transport', () => {
     try {
       const got = other.ok(['pull', '-q', `dir:${sb.path('out')}`]);
       assert.equal(got, id);
-      assert.match(other.ok(['images', '--format', '{{.Name}}:{{.Tag}} {{.ID}}']), new RegExp(`^<none>:<none> ${id.slice(0, 12)}$`));
+      assert.match(other.ok(['images', '--format', '{{.Name}}:{{.Tag}} {{.ID}}']), new RegExp(`^<none>:<none>\\s+${id.slice(0, 12)}$`));
       const fresh = new Sandbox('tbah-dir-from-');
       try {
         const c = fresh.ok(['from', `dir:${sb.path('out-v2s2')}`]);
@@ -162,7 +162,7 @@ describe('containers-storage: transport (a real Buildah store)', { skip: noBuild
     const other = new Sandbox('tbah-cs-pull-');
     try {
       assert.equal(other.ok(['pull', '-q', `containers-storage:${spec}bimg`]), bahId);
-      assert.match(other.ok(['images', '--format', '{{.Name}}:{{.Tag}} {{.ID}}']), new RegExp(`^localhost/bimg:latest ${bahId.slice(0, 12)}$`));
+      assert.match(other.ok(['images', '--format', '{{.Name}}:{{.Tag}} {{.ID}}']), new RegExp(`^localhost/bimg:latest\\s+${bahId.slice(0, 12)}$`));
     } finally {
       other.cleanup();
     }
@@ -239,7 +239,7 @@ describe('pull --all-tags', () => {
     try {
       const r = await other.runAsync(['pull', '--all-tags', NO_TLS, `${reg.host}/at/app:ignored`]);
       assert.equal(r.status, 0, r.stderr);
-      const ids = Object.fromEntries(other.ok(['images', '--format', '{{.Tag}} {{.ID}}']).split('\n').map((l) => l.split(' ')));
+      const ids = Object.fromEntries(other.ok(['images', '--format', '{{.Tag}} {{.ID}}']).split('\n').map((l) => l.split(/\s+/)));
       assert.deepEqual(Object.keys(ids).sort(), ['latest', 'v1', 'v2']);
       assert.equal(r.stdout.trim().slice(0, 12), ids[listed.tags[0]!]);
       assert.equal(r.stdout.trim().split('\n').length, 1);

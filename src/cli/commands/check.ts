@@ -7,6 +7,7 @@ export function register(program: Command): void {
     .description('verify the store: every blob re-hashed, images and containers whole, nothing left of interrupted commands; one line per problem')
     .argument('[rest...]')
     .option('--repair', 'remove what interrupted commands left (never content: damage is reported with what to do)')
+    .addHelpText('after', '\nExamples:\n  tbah check\n  tbah check --repair')
     .action(async (rest: string[], o: { repair?: boolean }, cmd: Command) => {
       const { checkStore } = await import('../../core/ops/check.js');
       noExtraArgs(rest);

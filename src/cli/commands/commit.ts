@@ -17,6 +17,7 @@ interface CommitFlags extends RegistryFlags {
 export function register(program: Command): void {
   const cmd = program.command('commit')
     .description('write the container\'s changes as one new layer and an image; prints the image ID')
+    .addHelpText('after', '\nExamples:\n  id=$(tbah commit "$ctr" myapp:1)\n  tbah commit --squash --rm "$ctr" registry.example.com/team/app:1\n  tbah commit --iidfile app.iid --timestamp 0 "$ctr" app:1\n  tbah commit "$ctr" oci:/tmp/layout:app')
     .argument('<container>')
     .argument('[image]', 'name (a name without registry goes under localhost/), or docker://…, oci:, oci-archive:, docker-archive: to write there instead')
     .argument('[rest...]')

@@ -49,6 +49,7 @@ function camel(flag: string): string {
 export function register(program: Command): void {
   const cmd = program.command('config')
     .description('change the image config of a working container (takes effect at the next commit)')
+    .addHelpText('after', '\nExamples:\n  tbah config --cmd \'["/bin/sh"]\' --env PATH=/usr/bin:/bin --workingdir /app "$ctr"\n  tbah config --label org.opencontainers.image.version=1.2 --port 8080 "$ctr"\n  tbah config --entrypoint \'["/app"]\' --cmd \'\' --user 1000:1000 "$ctr"')
     .argument('<container>')
     .argument('[rest...]');
   for (const [flag, , help] of SINGLE) cmd.option(flag, help);

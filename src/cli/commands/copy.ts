@@ -17,6 +17,9 @@ function register1(program: Command, name: 'copy' | 'add'): void {
     .description(name === 'copy'
       ? 'copy files into a container; prints the digest of what was added'
       : 'like copy, and also extracts local tar archives and downloads URLs')
+    .addHelpText('after', name === 'copy'
+      ? '\nExamples:\n  tbah copy "$ctr" ./app /usr/local/bin/app\n  tbah copy --chown 1000:1000 --chmod 0755 "$ctr" \'bin/*\' /opt/bin/\n  tbah copy --from "$builder" "$ctr" /out/app /app\n  tbah copy --contextdir ./src "$ctr" . /src'
+      : '\nExamples:\n  tbah add "$ctr" rootfs.tar.gz /\n  tbah add "$ctr" https://example.com/tool.tar.gz /opt/')
     .argument('<container>')
     .argument('<paths...>', 'SRC... [DEST] (default DEST: the working directory)')
     .option('--chown <user[:group]>', 'owner of the copied files (names from the container\'s /etc/passwd)')

@@ -13,6 +13,7 @@ import {
 export function register(program: Command): void {
   const cmd = program.command('from')
     .description('create a working container from an image or scratch (pulling it when needed); prints its name')
+    .addHelpText('after', '\nExamples:\n  ctr=$(tbah from docker.io/library/busybox:1.36)\n  ctr=$(tbah from --name builder scratch)\n  tbah from --pull=always --tls-verify=false 127.0.0.1:5000/tools/busybox\n  tbah from oci-archive:/tmp/base.tar')
     .argument('<image>', 'scratch, a local image, a registry image ([docker://]HOST/REPO[:TAG]), or oci:DIR[:ref], oci-archive:FILE[:ref], docker-archive:FILE[:name:tag]')
     .argument('[rest...]')
     .option('--name <name>', 'name of the working container')

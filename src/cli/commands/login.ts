@@ -23,6 +23,7 @@ interface LoginFlags {
 export function register(program: Command): void {
   program.command('login')
     .description('log in to a registry: check the credentials with it, then store them in the auth file')
+    .addHelpText('after', '\nExamples:\n  tbah login -u builder registry.example.com\n  printf %s "$TOKEN" | tbah login -u ci --password-stdin registry.example.com\n  tbah login --tls-verify=false --authfile ./auth.json 127.0.0.1:5000')
     .argument('[registry]', 'HOST[:PORT], https://HOST[:PORT]/…, or HOST[:PORT]/NAMESPACE/REPO for one repository')
     .argument('[rest...]')
     .option('-u, --username <name>', 'username (asked for on a terminal when missing)')
@@ -72,6 +73,7 @@ export function register(program: Command): void {
 
   program.command('logout')
     .description('remove the login credentials for a registry (or all of them) from the auth file')
+    .addHelpText('after', '\nExamples:\n  tbah logout registry.example.com\n  tbah logout --all')
     .argument('[registry]', 'HOST[:PORT], https://HOST[:PORT]/…, or HOST[:PORT]/NAMESPACE/REPO')
     .argument('[rest...]')
     .option('--authfile <file>', 'auth file to edit (default: $REGISTRY_AUTH_FILE, else ${XDG_RUNTIME_DIR}/containers/auth.json)')

@@ -6,6 +6,7 @@ import { out } from '../output.js';
 export function register(program: Command): void {
   program.command('mount')
     .description('print the root filesystem path of containers (what is written there is in the next commit)')
+    .addHelpText('after', '\nExamples:\n  mnt=$(tbah mount "$ctr")\n  make install DESTDIR="$(tbah mount "$ctr")"\n  tbah mount   # every mounted container and its path')
     .argument('[containers...]')
     .option('--json', 'print JSON')
     .action(async (names: string[], o: { json?: boolean }, cmd: Command) => {
@@ -33,6 +34,7 @@ export function register(program: Command): void {
 
   program.command('umount').alias('unmount')
     .description('stop showing containers\' root file systems (overlay: unmount; dir: only marks them, the directory stays)')
+    .addHelpText('after', '\nExamples:\n  tbah umount "$ctr"\n  tbah umount --all')
     .argument('[containers...]')
     .option('-a, --all', 'all mounted containers')
     .action(async (names: string[], o: { all?: boolean }, cmd: Command) => {

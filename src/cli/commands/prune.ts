@@ -7,6 +7,7 @@ export function register(program: Command): void {
     .description('remove what nothing uses: unreferenced blobs, unpacked layers, run cache mounts no run holds, leftovers of interrupted commands')
     .argument('[rest...]')
     .option('--dry-run', 'only list what would be removed')
+    .addHelpText('after', '\nExamples:\n  tbah prune --dry-run\n  tbah prune')
     .action(async (rest: string[], o: { dryRun?: boolean }, cmd: Command) => {
       const { pruneStore } = await import('../../core/ops/prune.js');
       noExtraArgs(rest);

@@ -11,6 +11,7 @@ import { tuneForStreaming } from '../memory.js';
 export function register(program: Command): void {
   const cmd = program.command('pull')
     .description('copy an image from a registry (or oci:, oci-archive:, docker-archive:, dir:, containers-storage:) into the store; prints its ID')
+    .addHelpText('after', '\nExamples:\n  tbah pull docker.io/library/busybox:1.36\n  tbah pull --tls-verify=false 127.0.0.1:5000/tools/busybox:1\n  tbah pull --platform linux/arm64 docker.io/library/alpine\n  tbah pull oci-archive:/tmp/app.tar')
     .argument('<image>', '[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST], or a local transport reference')
     .argument('[rest...]')
     .option('-a, --all-tags', 'pull every tag of the repository (registries only); prints the ID of the first')

@@ -10,6 +10,7 @@ import { tuneForStreaming } from '../memory.js';
 export function register(program: Command): void {
   const cmd = program.command('push')
     .description('write an image to a registry ([docker://]HOST/REPO[:TAG], the default), oci:DIR[:ref], oci-archive:FILE[:ref], docker-archive:FILE[:name:tag], dir:DIR or containers-storage:NAME')
+    .addHelpText('after', '\nExamples:\n  tbah push registry.example.com/team/app:1\n  tbah push app:1 docker://registry.example.com/team/app:1\n  tbah push --digestfile app.digest app:1 oci:/tmp/layout:app\n  tbah push app:1 docker-archive:/tmp/app.tar:app:1   # docker load < /tmp/app.tar')
     .argument('<image>')
     .argument('[destination]', 'default: the image name as a registry reference')
     .argument('[rest...]')

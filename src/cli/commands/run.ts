@@ -13,6 +13,7 @@ interface RunFlags {
 export function register(program: Command): void {
   program.command('run')
     .description('run a command in a working container (its changes land in the next commit); exits with the command\'s status')
+    .addHelpText('after', '\nExamples:\n  tbah run "$ctr" -- sh -c \'apk add --no-cache curl\'\n  tbah run --mount type=cache,target=/var/cache/apt "$ctr" -- apt-get install -y make\n  tbah run -v "$PWD":/src --workingdir /src "$ctr" -- make\n  tbah run --secret id=token,src=token.txt "$ctr" -- sh -c \'cat /run/secrets/token\'')
     .argument('<container>')
     .argument('[command...]', 'the command and its arguments (after --, or after the container name)')
     .option('--user <user[:group]>', 'user to run as (names from the container\'s /etc/passwd); default: the image\'s User')

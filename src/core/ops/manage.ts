@@ -6,6 +6,7 @@ import { formatDockerReference, localCandidates, parseLocalName } from '../refs.
 import type { ContainerState } from '../store/containers.js';
 import type { ImageRecord } from '../store/images.js';
 import type { Store } from '../store/store.js';
+import { isChildOf } from './filters.js';
 
 export interface ImageSummary {
   id: Digest;
@@ -72,52 +73,78 @@ export async function removeContainer(store: Store, spec: string): Promise<Conta
 export interface RemoveImagesResult {
   untagged: string[];
   removed: Digest[];
+  /** One per name or image that could not be removed (unknown, in use, …); the rest were removed. */
+  errors: TbahError[];
 }
 
 /**
- * Remove images by name or ID. A name untags; the image goes when its last
- * name does (or when given by ID). An image a container uses is refused unless
- * `force`, which removes those containers too.
+ * Remove images by name or ID, as `buildah rmi`: a name untags; the image goes
+ * when its last name does (or when given by ID). An image a container uses is
+ * refused unless `force`, which removes those containers too. `prune` takes
+ * the dangling images (no name, no child image). A name that is unknown or an
+ * image that is refused is reported in `errors` and the others are still
+ * removed; each image is either fully handled or left exactly as it was.
  */
-export async function removeImages(store: Store, specs: string[], opts: { force?: boolean; all?: boolean } = {}): Promise<RemoveImagesResult> {
-  const res: RemoveImagesResult = { untagged: [], removed: [] };
+export async function removeImages(
+  store: Store, specs: string[], opts: { force?: boolean; all?: boolean; prune?: boolean } = {},
+): Promise<RemoveImagesResult> {
+  const res: RemoveImagesResult = { untagged: [], removed: [], errors: [] };
+  if (opts.all && opts.prune) throw new TbahError('usage', 'when using the --all switch, you may not use --prune switch');
+  if ((opts.all || opts.prune) && specs.length > 0) {
+    throw new TbahError('usage', `when using the --${opts.all ? 'all' : 'prune'} switch, you may not pass any images names or IDs`);
+  }
   const targets: { spec: string; rec: ImageRecord }[] = [];
-  if (opts.all) {
-    for (const r of await store.images.list()) targets.push({ spec: r.id, rec: r });
+  if (opts.all || opts.prune) {
+    const all = await store.images.list();
+    const view = (r: ImageRecord) => ({
+      id: r.id, names: r.names, created: r.config.created, labels: {}, diffIds: r.config.rootfs?.diff_ids ?? [], history: r.config.history ?? [], inUse: false,
+    });
+    const views = all.map(view);
+    for (const [i, r] of all.entries()) {
+      const dangling = r.names.length === 0 && !views.some((v) => isChildOf(v, views[i]!));
+      if (opts.all || dangling) targets.push({ spec: r.id, rec: r });
+    }
   } else {
-    for (const s of specs) targets.push({ spec: s, rec: await store.images.get(s) });
+    for (const s of specs) {
+      try {
+        targets.push({ spec: s, rec: await store.images.get(s) });
+      } catch (err) {
+        if (!(err instanceof TbahError)) throw err;
+        res.errors.push(err);
+      }
+    }
   }
   const containers = await store.containers.list();
   // Names each image loses: when that is all of them, the image goes.
+  const byName = !opts.all && !opts.prune;
   const losing = new Map<string, Set<string>>();
   for (const { spec, rec } of targets) {
-    const name = opts.all ? undefined : rec.names.find((n) => nameCandidates(spec).includes(n));
+    const name = byName ? rec.names.find((n) => nameCandidates(spec).includes(n)) : undefined;
     if (name !== undefined) {
       const set = losing.get(rec.manifestDescriptor.digest) ?? new Set<string>();
       losing.set(rec.manifestDescriptor.digest, set.add(name));
     }
   }
-  // Plan first, so a refused image leaves the store exactly as it was.
   const seen = new Set<string>();
-  const plan = targets.filter(({ rec }) => !seen.has(rec.manifestDescriptor.digest) && seen.add(rec.manifestDescriptor.digest)).map(({ spec, rec }) => {
+  for (const { spec, rec } of targets) {
+    if (seen.has(rec.manifestDescriptor.digest)) continue;
+    seen.add(rec.manifestDescriptor.digest);
     const names = [...(losing.get(rec.manifestDescriptor.digest) ?? [])];
-    const name = names[0];
     const byIdToo = targets.some((t) => t.rec.manifestDescriptor.digest === rec.manifestDescriptor.digest && !rec.names.some((n) => nameCandidates(t.spec).includes(n)));
-    const untagOnly = !opts.all && !byIdToo && names.length > 0 && names.length < rec.names.length;
-    if (!opts.all && name === undefined && rec.names.length > 1 && !opts.force) {
-      throw new TbahError('in-use', `unable to delete image ${spec} by ID with more than one tag (${rec.names.join(', ')})`, {
+    const untagOnly = byName && !byIdToo && names.length > 0 && names.length < rec.names.length;
+    if (byName && names.length === 0 && rec.names.length > 1 && !opts.force) {
+      res.errors.push(new TbahError('in-use', `unable to delete image ${spec} by ID with more than one tag (${rec.names.join(', ')})`, {
         hint: 'remove the names one by one, or use `tbah rmi --force`',
-      });
+      }));
+      continue;
     }
     const users = containers.filter((c) => c.fromImageId === rec.id);
     if (!untagOnly && users.length > 0 && !opts.force) {
-      throw new TbahError('in-use', `image ${spec} is in use by a container (${users.map((c) => c.name).join(', ')})`, {
+      res.errors.push(new TbahError('in-use', `image ${spec.startsWith('sha256:') ? spec.slice(7, 19) : spec} is in use by a container (${users.map((c) => c.name).join(', ')})`, {
         hint: 'remove the container with `tbah rm`, or use `tbah rmi --force`',
-      });
+      }));
+      continue;
     }
-    return { rec, names, untagOnly, users };
-  });
-  for (const { rec, names, untagOnly, users } of plan) {
     if (untagOnly) {
       for (const n of names) {
         await store.withIndexLock(() => store.images.removeName(n));
@@ -130,7 +157,8 @@ export async function removeImages(store: Store, specs: string[], opts: { force?
     res.untagged.push(...rec.names);
     res.removed.push(rec.id);
   }
-  await store.collectGarbage();
+  // Only a removed image frees blobs; a refusal or an untag leaves the store exactly as it was.
+  if (res.removed.length > 0) await store.collectGarbage();
   return res;
 }
 
