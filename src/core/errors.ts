@@ -49,3 +49,35 @@ export const unsafePath = (what: string): TbahError =>
 export function isErrno(err: unknown, code: string): err is NodeJS.ErrnoException {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }
+
+/** What each errno means to a user, and what to do about it. */
+const ERRNO_TEXT: Record<string, { what: string; hint: string }> = {
+  ENOENT: { what: 'no such file or directory', hint: 'check the path; its parent directory must exist' },
+  ENOTDIR: { what: 'a path component is not a directory', hint: 'check the path: one of its parents is a file' },
+  EISDIR: { what: 'is a directory', hint: 'name a file, not a directory' },
+  EACCES: { what: 'permission denied', hint: 'check the permissions of the path and its parents, or run as a user who may write there' },
+  EPERM: { what: 'operation not permitted', hint: 'check the permissions and attributes (chattr, mount options) of the path, or run as root' },
+  ENOSPC: { what: 'no space left on device', hint: 'free space on that file system (`tbah rmi`, `tbah rm`), then run the command again' },
+  EDQUOT: { what: 'disk quota exceeded', hint: 'free space within your quota (`tbah rmi`, `tbah rm`), then run the command again' },
+  EROFS: { what: 'read-only file system', hint: 'remount it read-write, or choose a path on a writable file system' },
+  EEXIST: { what: 'already exists', hint: 'remove it or choose another path' },
+  ENAMETOOLONG: { what: 'file name too long', hint: 'choose a shorter path' },
+  EMFILE: { what: 'too many open files', hint: 'raise the open-file limit (`ulimit -n`)' },
+  ENXIO: { what: 'no reader on the other end', hint: 'open the FIFO for reading first' },
+};
+
+/** The errno codes errnoError turns into plain sentences. */
+export const KNOWN_ERRNOS: ReadonlySet<string> = new Set(Object.keys(ERRNO_TEXT));
+
+/**
+ * A Node system error as one line naming the user's thing, e.g.
+ * `no space left on device writing the store /var/lib/tbah` — never a temp name.
+ * Anything that is not a known errno error is returned unchanged.
+ */
+export function errnoError(err: unknown, doing: string, target: string): unknown {
+  if (err instanceof TbahError) return err;
+  const code = typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
+  const t = code === undefined ? undefined : ERRNO_TEXT[code];
+  if (t === undefined) return err;
+  return new TbahError(code === 'ENOENT' ? 'not-found' : 'io', `${t.what} ${doing} ${target}`, { hint: t.hint, cause: err });
+}

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/util/fsx.js';
+import { writeUserFile } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs, parseIntArg } from '../context.js';
 import { formatOption } from './shared.js';
 import { out } from '../output.js';
@@ -61,7 +61,7 @@ export function register(program: Command): void {
       }
       await removeIfUnnamed(store, r.manifestDigest);
     }
-    if (o.iidfile) await writeFileAtomic(o.iidfile, r.id);
+    if (o.iidfile) await writeUserFile(o.iidfile, r.id, 0o644, 'writing --iidfile');
     else out(r.id.slice(7));
   });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../core/util/fsx.js';
+import { writeUserFile } from '../../core/util/fsx.js';
 import type { PullPolicy } from '../../core/ops/import.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { formatOption } from './shared.js';
@@ -42,7 +42,7 @@ export function register(program: Command): void {
         ...(o.format ? { format: o.format } : process.env.BUILDAH_FORMAT === 'docker' ? { format: 'docker' as const } : {}),
       });
       view.finish();
-      if (o.cidfile) await writeFileAtomic(o.cidfile, ctr.id);
+      if (o.cidfile) await writeUserFile(o.cidfile, ctr.id, 0o644, 'writing --cidfile');
       out(ctr.name);
     } catch (err) {
       view.finish();

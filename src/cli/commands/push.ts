@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/util/fsx.js';
+import { writeUserFile } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { progressView } from '../progress.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -31,7 +31,7 @@ export function register(program: Command): void {
         ...(view.onProgress ? { onProgress: view.onProgress } : {}),
       });
       view.finish();
-      if (o.digestfile) await writeFileAtomic(o.digestfile, r.manifestDigest);
+      if (o.digestfile) await writeUserFile(o.digestfile, r.manifestDigest, 0o644, 'writing --digestfile');
     } catch (err) {
       view.finish();
       throw err;

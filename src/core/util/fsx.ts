@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, constants } from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from '../errors.js';
+import { errnoError, isErrno } from '../errors.js';
 
 export function tempName(target: string): string {
   return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
@@ -41,6 +41,28 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     throw err;
   }
   await fsyncDir(path.dirname(target));
+}
+
+/**
+ * Write a file the user named (--iidfile, --cidfile, --digestfile …) the way
+ * Buildah does (Go's os.WriteFile): open following symlinks, O_WRONLY|O_CREAT|
+ * O_TRUNC, write, close. Never a rename: the path may be /dev/null, a FIFO
+ * someone reads, or a symlink that must stay one — a rename would replace it.
+ */
+export async function writeUserFile(target: string, data: string | Uint8Array, mode = 0o644, what = 'writing'): Promise<void> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+  } catch (err) {
+    throw errnoError(err, what, target);
+  }
+  try {
+    await fh.writeFile(data);
+  } catch (err) {
+    throw errnoError(err, what, target);
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function writeJsonAtomic(target: string, value: unknown, mode = 0o644): Promise<void> {
