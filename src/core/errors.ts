@@ -53,7 +53,7 @@ export function isErrno(err: unknown, code: string): err is NodeJS.ErrnoExceptio
 /** What each errno means to a user, and what to do about it. */
 const ERRNO_TEXT: Record<string, { what: string; hint: string }> = {
   ENOENT: { what: 'no such file or directory', hint: 'check the path; its parent directory must exist' },
-  ENOTDIR: { what: 'a path component is not a directory', hint: 'check the path: one of its parents is a file' },
+  ENOTDIR: { what: 'a path component is not a directory', hint: 'check the path: it or one of its parents is not a directory' },
   EISDIR: { what: 'is a directory', hint: 'name a file, not a directory' },
   EACCES: { what: 'permission denied', hint: 'check the permissions of the path and its parents, or run as a user who may write there' },
   EPERM: { what: 'operation not permitted', hint: 'check the permissions and attributes (chattr, mount options) of the path, or run as root' },
@@ -64,6 +64,8 @@ const ERRNO_TEXT: Record<string, { what: string; hint: string }> = {
   ENAMETOOLONG: { what: 'file name too long', hint: 'choose a shorter path' },
   EMFILE: { what: 'too many open files', hint: 'raise the open-file limit (`ulimit -n`)' },
   ENXIO: { what: 'no reader on the other end', hint: 'open the FIFO for reading first' },
+  EPIPE: { what: 'the reading end went away', hint: 'keep the reader of the pipe open until the command ends' },
+  ELOOP: { what: 'too many levels of symbolic links', hint: 'check the links along the path' },
 };
 
 /** The errno codes errnoError turns into plain sentences. */

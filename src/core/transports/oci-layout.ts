@@ -2,7 +2,7 @@
 import { createReadStream, promises as fsp, constants } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { TbahError, isErrno } from '../errors.js';
+import { TbahError, errnoError, isErrno } from '../errors.js';
 import {
   type Descriptor, type Digest, type ImageIndex, MediaType, checkImageConfig, checkIndex, checkManifest,
   isIndexMediaType, sha256Digest,
@@ -86,6 +86,16 @@ export interface BlobProvider {
 export async function writeOciLayout(
   dir: string, blobs: BlobProvider, manifest: { descriptor: Descriptor; blobs: Digest[] }, ref: string | undefined,
 ): Promise<void> {
+  try {
+    await writeLayout(dir, blobs, manifest, ref);
+  } catch (err) {
+    throw errnoError(err, 'writing the OCI layout', dir);
+  }
+}
+
+async function writeLayout(
+  dir: string, blobs: BlobProvider, manifest: { descriptor: Descriptor; blobs: Digest[] }, ref: string | undefined,
+): Promise<void> {
   await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
   for (const d of manifest.blobs) await placeBlob(blobs.blobFile(d), blobPath(path.join(dir, 'blobs'), d));
   const layoutFile = path.join(dir, 'oci-layout');
@@ -108,13 +118,18 @@ export async function writeOciLayout(
 async function placeBlob(src: string, dest: string): Promise<void> {
   if (await pathExists(dest)) return;
   const tmp = tempName(dest);
-  await fsp.copyFile(src, tmp, constants.COPYFILE_FICLONE);
-  const fh = await fsp.open(tmp, constants.O_RDONLY);
   try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+    await fsp.copyFile(src, tmp, constants.COPYFILE_FICLONE);
+    const fh = await fsp.open(tmp, constants.O_RDONLY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }); // a full disk leaves no half blob behind
+    throw err;
   }
-  await fsp.rename(tmp, dest);
   await fsyncDir(path.dirname(dest));
 }

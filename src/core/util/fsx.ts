@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, constants } from 'node:fs';
 import * as path from 'node:path';
-import { errnoError, isErrno } from '../errors.js';
+import { TbahError, errnoError, isErrno } from '../errors.js';
 
 export function tempName(target: string): string {
   return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
@@ -62,6 +62,80 @@ export async function writeUserFile(target: string, data: string | Uint8Array, m
     throw errnoError(err, what, target);
   } finally {
     await fh.close();
+  }
+}
+
+/** Where a user-named output path really lives and what is there now. */
+export interface OutputTarget {
+  /** The path with every symlink of its last component followed (dangling links too). */
+  path: string;
+  /** Nothing there yet, a regular file, or something else (device, FIFO, socket, directory). */
+  kind: 'missing' | 'file' | 'other';
+}
+
+/**
+ * Follow the last component's symlinks (up to 40, as the kernel), so a write
+ * can go where the link points and the link stays a link.
+ */
+export async function resolveOutput(p: string, what = 'writing'): Promise<OutputTarget> {
+  let cur = path.resolve(p);
+  for (let hops = 0; hops <= 40; hops++) {
+    let st;
+    try {
+      st = await fsp.lstat(cur);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return { path: cur, kind: 'missing' };
+      throw errnoError(err, what, p);
+    }
+    if (!st.isSymbolicLink()) return { path: cur, kind: st.isFile() ? 'file' : 'other' };
+    cur = path.resolve(path.dirname(cur), await fsp.readlink(cur));
+  }
+  throw new TbahError('invalid-argument', `too many levels of symbolic links ${what} ${p}`, { hint: 'check the links along the path' });
+}
+
+/**
+ * A byte sink for a user-named output (an archive): a regular file (or a new
+ * one) is written to a temp name beside the real file and renamed onto it when
+ * complete, so a failed write leaves the old file and a symlink stays a link;
+ * a device or FIFO is opened and streamed into, never replaced.
+ */
+export class OutputFile {
+  private constructor(readonly fh: fsp.FileHandle, private readonly tmp: string | undefined, readonly target: OutputTarget, private readonly what: string) {}
+
+  static async open(p: string, what: string, mode = 0o644): Promise<OutputFile> {
+    const target = await resolveOutput(p, what);
+    try {
+      if (target.kind === 'other') {
+        return new OutputFile(await fsp.open(target.path, constants.O_WRONLY | constants.O_TRUNC), undefined, target, what);
+      }
+      const tmp = tempName(target.path);
+      return new OutputFile(await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode), tmp, target, what);
+    } catch (err) {
+      throw errnoError(err, what, p);
+    }
+  }
+
+  /** Make the output durable and visible. */
+  async commit(): Promise<void> {
+    try {
+      if (this.tmp === undefined) {
+        await this.fh.close();
+        return;
+      }
+      await this.fh.sync();
+      await this.fh.close();
+      await fsp.rename(this.tmp, this.target.path);
+      await fsyncDir(path.dirname(this.target.path));
+    } catch (err) {
+      await this.abort();
+      throw errnoError(err, this.what, this.target.path);
+    }
+  }
+
+  /** Leave the old file as it was; nothing half-written stays. */
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    if (this.tmp !== undefined) await fsp.rm(this.tmp, { force: true });
   }
 }
 
