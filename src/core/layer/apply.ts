@@ -25,6 +25,7 @@ import { TbahError, isErrno, unsafePath } from '../errors.js';
 import { nativeFs } from '../util/native.js';
 import { mkdirAllInRoot, resolveInRoot } from './secure-path.js';
 import { readTar } from './tar.js';
+import type { UndoLog } from './undo.js';
 import type { TarHeader } from './tar-types.js';
 
 export interface ApplyOptions {
@@ -32,6 +33,11 @@ export interface ApplyOptions {
   ownership: 'chown' | 'ignore';
   /** Non-fatal problems (xattrs the filesystem refuses, devices skipped without root). */
   onWarning?: (msg: string) => void;
+  /**
+   * Record every change so the caller can roll it back (`add` of an archive
+   * into a container); what would be removed is moved aside instead.
+   */
+  undo?: UndoLog;
 }
 
 export interface ApplyStats {
@@ -99,6 +105,7 @@ class Applier {
   private readonly written = new Set<string>();
   private readonly ancestors = new Set<string>();
   private readonly dirs = new Map<string, DeferredDir>();
+  private readonly undo: UndoLog | undefined;
 
   constructor(
     private readonly root: string,
@@ -106,6 +113,7 @@ class Applier {
   ) {
     this.warn = opts.onWarning ?? (() => {});
     this.chown = opts.ownership === 'chown';
+    this.undo = opts.undo;
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
@@ -171,10 +179,23 @@ class Applier {
     if (dirRel === '') return this.root;
     let abs = this.dirCache.get(dirRel);
     if (abs === undefined) {
+      if (this.undo) await this.noteMissingParents(dirRel);
       abs = await mkdirAllInRoot(this.root, dirRel, 0o755);
       this.dirCache.set(dirRel, abs);
     }
     return abs;
+  }
+
+  /** Before mkdirAllInRoot: the first missing directory on the way is what it will create. */
+  private async noteMissingParents(dirRel: string): Promise<void> {
+    const parts = dirRel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const p = await resolveInRoot(this.root, parts.slice(0, i).join('/'), { followFinal: false });
+      if (lstatOrNull(p) === null) {
+        this.undo!.created(p);
+        return;
+      }
+    }
   }
 
   private markWritten(abs: string): void {
@@ -186,7 +207,8 @@ class Applier {
 
   /** Remove whatever is at `abs` (never following it: rm's recursion uses lstat). */
   private remove(abs: string, st: fs.Stats): void {
-    if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
+    if (this.undo) this.undo.replace(abs, st);
+    else if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
     else fs.unlinkSync(abs);
     if (st.isDirectory() || st.isSymbolicLink()) {
       this.generation++;
@@ -196,13 +218,16 @@ class Applier {
 
   /** Run `make`; if something already stands at `abs`, remove it and run `make` again. */
   private create<T>(abs: string, make: () => T): T {
+    let made: T;
     try {
-      return make();
+      made = make();
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
       this.remove(abs, fs.lstatSync(abs));
-      return make();
+      made = make();
     }
+    this.undo?.created(abs);
+    return made;
   }
 
   /**
@@ -233,6 +258,7 @@ class Applier {
         this.remove(abs, fs.lstatSync(abs));
         return open(abs, flags, 0o600);
       });
+      this.undo?.created(abs);
       try {
         let batch: Buffer[] = [];
         let batched = 0;
@@ -266,18 +292,21 @@ class Applier {
     try {
       // 0700 until finish(): the final mode might not let us write the children.
       fs.mkdirSync(abs, 0o700);
+      this.undo?.created(abs);
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
       const st = fs.lstatSync(abs);
       if (!st.isDirectory()) {
         this.remove(abs, st);
         fs.mkdirSync(abs, 0o700);
+        this.undo?.created(abs);
       }
     }
     this.dirMeta(abs, h);
   }
 
   private dirMeta(abs: string, h: TarHeader): void {
+    this.undo?.touch(abs); // an existing directory gets new owner, mode, times
     if (this.chown) fs.lchownSync(abs, h.uid, h.gid);
     if (h.xattrs !== undefined) {
       const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
@@ -346,6 +375,7 @@ class Applier {
         this.remove(abs, fs.lstatSync(abs));
         await make();
       });
+      this.undo?.created(abs);
     } catch (err) {
       if (!isDevice || !isErrno(err, 'ESPAWN')) throw err;
       // e.g. root in a user namespace: the kernel refuses mknod of real devices.

@@ -23,6 +23,7 @@ import { type IgnoreMatcher, readIgnoreFile, readIgnoreFileAt } from '../match/i
 import { isRoot } from '../store/paths.js';
 import type { Store } from '../store/store.js';
 import { removeTree } from '../util/fsx.js';
+import { UndoLog } from '../layer/undo.js';
 import { byteCompare } from '../driver/snapshot.js';
 import { unpackLayers } from './from.js';
 import { type ResolveOptions, resolveImage } from './import.js';
@@ -125,33 +126,46 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       const destStat = await fsp.stat(destHost).catch(() => undefined);
       const hasher = createHash('sha256');
       const doChown = isRoot();
-      const ctx: Ctx = { rootfs, owner, chmod, hasher, doChown, ignore, created: new Set() };
-
-      const single = sources.length === 1 ? sources[0]! : undefined;
-      const singleStat = single && single.kind === 'path' ? await fsp.stat(single.hostPath) : undefined;
-      if (single && !destIsDirHint && !(destStat?.isDirectory()) && (single.kind === 'download' || singleStat?.isFile())) {
-        // One file onto a file path.
-        await ensureParents(ctx, path.posix.dirname(destAbs));
-        await copyOne(ctx, single.hostPath, await fsp.stat(single.hostPath), destAbs, single.mtime);
-      } else {
-        if (destStat && !destStat.isDirectory()) {
-          throw new TbahError('conflict', `destination ${opts.dest} already exists in the container but is not a directory`, { hint: 'copy a single file onto it, or pick a directory' });
-        }
-        await ensureParents(ctx, destAbs);
-        for (const src of sources) {
-          if (src.kind === 'archive') {
-            await extractArchive(ctx, src.hostPath, destAbs);
-            continue;
-          }
-          const st = await fsp.stat(src.hostPath);
-          if (st.isDirectory()) await copyTree(ctx, src.hostPath, destAbs, src.ignoreRel);
-          else await copyOne(ctx, src.hostPath, st, path.posix.join(destAbs, src.baseName), src.mtime);
-        }
+      // Everything below changes the rootfs: a failure half-way puts it back as it was.
+      const asideDir = await store.tempDir('copy-undo');
+      cleanups.push(() => removeTree(asideDir));
+      const undo = new UndoLog(asideDir);
+      const ctx: Ctx = { rootfs, owner, chmod, hasher, doChown, ignore, created: new Set(), undo };
+      try {
+        await copySources(ctx, sources, opts.dest, destAbs, destIsDirHint, destStat);
+      } catch (err) {
+        undo.rollback();
+        throw err;
       }
+      undo.commit();
       return hasher.digest('hex');
     }));
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
+  }
+}
+
+async function copySources(ctx: Ctx, sources: Source[], dest: string, destAbs: string, destIsDirHint: boolean, destStat: Stats | undefined): Promise<void> {
+  const single = sources.length === 1 ? sources[0]! : undefined;
+  const singleStat = single && single.kind === 'path' ? await fsp.stat(single.hostPath) : undefined;
+  if (single && !destIsDirHint && !(destStat?.isDirectory()) && (single.kind === 'download' || singleStat?.isFile())) {
+    // One file onto a file path.
+    await ensureParents(ctx, path.posix.dirname(destAbs));
+    await copyOne(ctx, single.hostPath, await fsp.stat(single.hostPath), destAbs, single.mtime);
+  } else {
+    if (destStat && !destStat.isDirectory()) {
+      throw new TbahError('conflict', `destination ${dest} already exists in the container but is not a directory`, { hint: 'copy a single file onto it, or pick a directory' });
+    }
+    await ensureParents(ctx, destAbs);
+    for (const src of sources) {
+      if (src.kind === 'archive') {
+        await extractArchive(ctx, src.hostPath, destAbs);
+        continue;
+      }
+      const st = await fsp.stat(src.hostPath);
+      if (st.isDirectory()) await copyTree(ctx, src.hostPath, destAbs, src.ignoreRel);
+      else await copyOne(ctx, src.hostPath, st, path.posix.join(destAbs, src.baseName), src.mtime);
+    }
   }
 }
 
@@ -164,6 +178,8 @@ interface Ctx {
   ignore: IgnoreMatcher | undefined;
   /** Directories this copy created, so their owner follows --chown. */
   created: Set<string>;
+  /** What this copy changed in the rootfs, to put back on failure. */
+  undo: UndoLog;
 }
 
 export function parseChmod(s: string): number {
@@ -218,6 +234,7 @@ async function ensureParents(ctx: Ctx, dir: string): Promise<void> {
       continue;
     }
     await mkdirAllInRoot(ctx.rootfs, cur, 0o755);
+    ctx.undo.created(host);
     if (ctx.doChown) chownOrExplain(() => fs.lchownSync(host, ctx.owner.uid, ctx.owner.gid), ctx.owner, cur);
     ctx.created.add(cur);
   }
@@ -266,14 +283,16 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
   const mode = ctx.chmod ?? (st.mode & 0o7777);
   const existing = fs.lstatSync(target, { throwIfNoEntry: false });
   if (existing && (type !== 'dir' || !existing.isDirectory())) {
-    if (existing.isDirectory()) fs.rmSync(target, { recursive: true });
-    else fs.unlinkSync(target); // never write through an existing symlink
+    ctx.undo.replace(target, existing); // moved aside, never written through (it may be a symlink)
+  } else if (existing) {
+    ctx.undo.touch(target); // an existing directory gets new owner, mode, times
   }
   const header: TarHeader = { name: dest.slice(1), type, mode, uid: ctx.owner.uid, gid: ctx.owner.gid, size: type === 'file' ? st.size : 0, mtime: 0 };
   const mtime = mtimeOverride ?? st.mtimeMs / 1000;
   if (type === 'file') {
     hashEntry(ctx, header);
     const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    ctx.undo.created(target);
     try {
       const n = copyContent(ctx, src, fd);
       if (n % 512) ctx.hasher.update(Buffer.alloc(512 - (n % 512)));
@@ -287,14 +306,19 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
   }
   if (type === 'dir') {
     hashEntry(ctx, header);
-    if (!existing) fs.mkdirSync(target, 0o700);
+    if (!existing) {
+      fs.mkdirSync(target, 0o700);
+      ctx.undo.created(target);
+    }
   } else if (type === 'symlink') {
     const link = fs.readlinkSync(src);
     hashEntry(ctx, { ...header, linkname: link });
     fs.symlinkSync(link, target);
+    ctx.undo.created(target);
   } else {
     hashEntry(ctx, header);
     execFileSync('mkfifo', ['-m', '600', target], { stdio: 'ignore' });
+    ctx.undo.created(target);
   }
   if (ctx.doChown) chownOrExplain(() => fs.lchownSync(target, ctx.owner.uid, ctx.owner.gid), ctx.owner, dest);
   if (type !== 'symlink') fs.chmodSync(target, mode);
@@ -398,7 +422,7 @@ async function extractArchive(ctx: Ctx, file: string, dest: string): Promise<voi
   hashing.on('data', (c: Buffer) => ctx.hasher.update(c));
   // Extraction is confined to `dir`; a hostile archive cannot climb out into the rest of the rootfs or the host.
   try {
-    await applyLayer(dir, hashing, { ownership: ctx.doChown ? 'chown' : 'ignore' });
+    await applyLayer(dir, hashing, { ownership: ctx.doChown ? 'chown' : 'ignore', undo: ctx.undo });
   } catch (err) {
     if (err instanceof TbahError) throw err;
     throw new TbahError('corrupt', `add ${file}: the ${kind} archive cannot be read: ${(err as Error).message}`, {
