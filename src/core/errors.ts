@@ -71,15 +71,70 @@ const ERRNO_TEXT: Record<string, { what: string; hint: string }> = {
 /** The errno codes errnoError turns into plain sentences. */
 export const KNOWN_ERRNOS: ReadonlySet<string> = new Set(Object.keys(ERRNO_TEXT));
 
+/** Codes about a file system as a whole, not one path: inside a store, the store is the thing to name. */
+export const WHOLE_FS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+/** Roots of the stores this process opened (noted by the BlobStore), so errors inside them can name the store. */
+const storeRoots = new Set<string>();
+
+export function noteStoreRoot(root: string): void {
+  storeRoots.add(root);
+}
+
+function storeOf(p: string): string | undefined {
+  for (const r of storeRoots) if (p === r || p.startsWith(r + '/')) return r;
+  return undefined;
+}
+
+/** `/dir/.tmp-x.tar-1a2b3c` → `/dir/x.tar`: the name the user gave, not the temp file beside it. */
+function userName(p: string): string {
+  const slash = p.lastIndexOf('/');
+  const m = /^\.tmp-(.+)-[0-9a-f]{12}$/.exec(p.slice(slash + 1));
+  return m ? p.slice(0, slash + 1) + m[1] : p;
+}
+
+const errnoCode = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && typeof (err as NodeJS.ErrnoException).code === 'string' ? (err as NodeJS.ErrnoException).code : undefined;
+
 /**
  * A Node system error as one line naming the user's thing, e.g.
- * `no space left on device writing the store /var/lib/tbah` — never a temp name.
- * Anything that is not a known errno error is returned unchanged.
+ * `no space left on device writing the store /var/lib/tbah`: a full or
+ * read-only file system under a store names the store; a temp name
+ * (`.tmp-NAME-hex`) is shown as the user's NAME. Anything that is not a
+ * known errno error is returned unchanged.
  */
 export function errnoError(err: unknown, doing: string, target: string): unknown {
   if (err instanceof TbahError) return err;
-  const code = typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
+  const code = errnoCode(err);
   const t = code === undefined ? undefined : ERRNO_TEXT[code];
   if (t === undefined) return err;
-  return new TbahError(code === 'ENOENT' ? 'not-found' : 'io', `${t.what} ${doing} ${target}`, { hint: t.hint, cause: err });
+  const store = WHOLE_FS.has(code!) ? storeOf(target) : undefined;
+  const shown = store !== undefined ? `the store ${store}` : userName(target);
+  return new TbahError(code === 'ENOENT' ? 'not-found' : 'io', `${t.what} ${doing} ${shown}`, { hint: t.hint, cause: err });
+}
+
+/** Like errnoError, for a full or read-only file system only; every other error is returned unchanged. */
+export function diskError(err: unknown, doing: string, target: string): unknown {
+  const code = errnoCode(err);
+  return code !== undefined && WHOLE_FS.has(code) ? errnoError(err, doing, target) : err;
+}
+
+const READS = new Set(['read', 'scandir', 'stat', 'lstat', 'fstat', 'readlink', 'access', 'opendir', 'realpath']);
+
+/**
+ * Any Node system error that reached the top, as a TbahError naming its
+ * path (or the store). Undefined when `err` is not a system error with a known code.
+ */
+export function systemError(err: unknown): TbahError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const code = errnoCode(err);
+  if (err instanceof TbahError || code === undefined || !KNOWN_ERRNOS.has(code)) return undefined;
+  const p = e.path ?? (e as { dest?: string }).dest;
+  const doing = e.syscall !== undefined && READS.has(e.syscall) ? 'reading' : 'writing';
+  if (p === undefined) {
+    const only = storeRoots.size === 1 ? [...storeRoots][0] : undefined;
+    // A write on a file descriptor carries no path: inside a command that opened one store, it was that store.
+    return errnoError(err, doing, only !== undefined && WHOLE_FS.has(code) ? only : 'a file') as TbahError;
+  }
+  return errnoError(err, doing, p) as TbahError;
 }

@@ -21,7 +21,7 @@ import { lstat, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { TbahError, isErrno, unsafePath } from '../errors.js';
+import { TbahError, diskError, isErrno, unsafePath } from '../errors.js';
 import { nativeFs } from '../util/native.js';
 import { mkdirAllInRoot, resolveInRoot } from './secure-path.js';
 import { readTar } from './tar.js';
@@ -78,6 +78,8 @@ export async function applyLayer(root: string, tar: AsyncIterable<Buffer>, opts:
       await a.entry(header, body);
     } catch (err) {
       if (err instanceof TbahError) throw err;
+      const full = diskError(err, 'writing', r); // names the store when r is in one
+      if (full !== err) throw full;
       throw new TbahError('io', `applying layer entry '${header.name}': ${(err as Error).message}`, { cause: err });
     }
   }

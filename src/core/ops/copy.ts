@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { TbahError, isErrno } from '../errors.js';
+import { TbahError, diskError, isErrno } from '../errors.js';
 import { applyLayer } from '../layer/apply.js';
 import { mkdirAllInRoot, resolveInRoot } from '../layer/secure-path.js';
 import { encodeHeader } from '../layer/tar.js';
@@ -135,7 +135,7 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
         await copySources(ctx, sources, opts.dest, destAbs, destIsDirHint, destStat);
       } catch (err) {
         undo.rollback();
-        throw err;
+        throw diskError(err, 'writing', rootfs);
       }
       undo.commit();
       return hasher.digest('hex');

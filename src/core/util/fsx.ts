@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, constants } from 'node:fs';
 import * as path from 'node:path';
-import { TbahError, errnoError, isErrno } from '../errors.js';
+import { TbahError, diskError, errnoError, isErrno } from '../errors.js';
 
 export function tempName(target: string): string {
   return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
@@ -24,23 +24,24 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** Atomically replace `target` with `data` (temp + fsync + rename + dir fsync). */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const tmp = tempName(target);
-  const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  try {
+    const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fsp.rename(tmp, target);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw err;
+    throw diskError(err, 'writing', target); // a full disk names the store, not a temp file
   }
   await fsyncDir(path.dirname(target));
+}
+
+export async function writeJsonAtomic(target: string, value: unknown, mode = 0o644): Promise<void> {
+  await writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n', mode);
 }
 
 /**
@@ -139,9 +140,6 @@ export class OutputFile {
   }
 }
 
-export async function writeJsonAtomic(target: string, value: unknown, mode = 0o644): Promise<void> {
-  await writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n', mode);
-}
 
 export async function readJsonFile<T>(file: string): Promise<T> {
   return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
