@@ -26,7 +26,7 @@ import { nativeFs } from '../util/native.js';
 import { mkdirAllInRoot, resolveInRoot } from './secure-path.js';
 import { readTar } from './tar.js';
 import type { UndoLog } from './undo.js';
-import type { TarHeader } from './tar-types.js';
+import { MAX_ID, type TarHeader } from './tar-types.js';
 
 export interface ApplyOptions {
   /** 'chown' sets each entry's uid/gid (needs root, or root in a user namespace); 'ignore' leaves the caller as owner. */
@@ -120,6 +120,12 @@ class Applier {
 
   async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     this.stats.entries++;
+    if (this.chown && (h.uid > MAX_ID || h.gid > MAX_ID)) {
+      // 4294967295 would silently mean "leave as root"; larger ones do not exist.
+      throw new TbahError('corrupt', `layer entry '${h.name}' has owner ${h.uid}:${h.gid}, beyond the largest Linux id ${MAX_ID}`, {
+        hint: 'the layer is hostile or broken; rebuild it with valid owners',
+      });
+    }
     const rel = cleanName(h.name, h.name);
     if (rel === '') {
       if (h.type !== 'dir') throw unsafePath(`layer entry '${h.name}' would turn the root into a ${h.type}`);

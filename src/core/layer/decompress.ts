@@ -5,6 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TbahError } from '../errors.js';
 import { type LayerCompression, layerCompression } from '../oci.js';
+import { keep } from '../util/streams.js';
 
 export function decompress(blob: Readable, mediaType: string): Readable {
   return decompressAs(blob, layerCompression(mediaType));
@@ -13,6 +14,7 @@ export function decompress(blob: Readable, mediaType: string): Readable {
 export function decompressAs(blob: Readable, c: LayerCompression): Readable {
   if (c === 'none') return blob;
   const out = new PassThrough({ highWaterMark: 1 << 20 });
+  out.on('error', keep); // an early error waits in `out` for its consumer (util/streams chain)
   if (c === 'gzip') {
     pipeline(blob, createGunzip({ chunkSize: 1 << 18 }), out).catch((err: unknown) => out.destroy(asCorrupt(err)));
     return out;

@@ -2,6 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import { TbahError, isErrno } from '../errors.js';
 import { resolveInRoot } from '../layer/secure-path.js';
+import { MAX_ID } from '../layer/tar-types.js';
 
 export interface Owner { uid: number; gid: number }
 
@@ -17,8 +18,6 @@ export async function readDbFile(rootfs: string, file: string): Promise<string[]
 }
 
 const NUM = /^\d+$/;
-/** Largest uid/gid: Linux ids are 32 bits and 4294967295 is (uid_t)-1, "leave unchanged". */
-export const MAX_ID = 4294967294;
 
 /** A numeric uid/gid in 0..MAX_ID, or undefined when `s` is not one. */
 export function parseId(s: string | undefined): number | undefined {

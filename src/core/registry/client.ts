@@ -21,6 +21,7 @@ import {
   transportError,
 } from './errors.js';
 import { type TlsDispatcher, type TlsMaterial, defaultCertDirs, firstExistingDir, loadCertDir, makeDispatcher } from './tls.js';
+import { keep } from '../util/streams.js';
 
 export { RegistryError } from './errors.js';
 
@@ -212,6 +213,7 @@ export class RegistryClient {
     body.on('error', (e) => verify.destroy(e));
     // A consumer that stops early must also stop the download.
     verify.on('close', () => body.destroy());
+    verify.on('error', keep); // an early mismatch waits for the consumer instead of crashing (util/streams)
     return body.pipe(verify);
   }
 
