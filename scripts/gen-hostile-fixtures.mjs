@@ -248,20 +248,26 @@ export function generate(out, canary, opts = {}) {
   add('huge-size-claim', 'refuse', 'a header claims 4 GiB of content (base-256); the archive ends after a few bytes',
     [base, layer(Buffer.concat([header({ name: 'huge', sizeField: huge }), Buffer.from('only this'), pad(9)]))]);
   add('huge-size-claim-pax', 'refuse', 'a PAX size record claims 2^50 bytes', [base, layer(tar([{ ...file('hugepax', 'tiny'), pax: { size: String(2 ** 50) } }], { end: false }))]);
-  const sized = layer(tar([file('a', 'aaaa')]));
-  add('size-lie-bigger', 'refuse', 'the manifest says the layer is 100 bytes longer than it is', [base, { ...sized, sizeClaim: sized.blob.length + 100 }], { docker: false });
-  add('size-lie-smaller', 'refuse', 'the manifest says the layer is 10 bytes shorter than it is', [base, { ...sized, sizeClaim: sized.blob.length - 10 }], { docker: false });
-  const flipped = Buffer.from(sized.blob);
+  // Each lie has its own layer bytes: a registry keeps one blob per digest for all repositories.
+  const sized = (tag) => layer(tar([file('a', `content of ${tag}\n`)]));
+  const bigger = sized('size-lie-bigger');
+  add('size-lie-bigger', 'refuse', 'the manifest says the layer is 100 bytes longer than it is', [base, { ...bigger, sizeClaim: bigger.blob.length + 100 }], { docker: false });
+  const smaller = sized('size-lie-smaller');
+  add('size-lie-smaller', 'refuse', 'the manifest says the layer is 10 bytes shorter than it is', [base, { ...smaller, sizeClaim: smaller.blob.length - 10 }], { docker: false });
+  const lied = sized('digest-lie');
+  const flipped = Buffer.from(lied.blob);
   flipped[flipped.length - 12] ^= 0xff;
-  add('digest-lie', 'refuse', 'the layer blob does not hash to its digest', [base, { ...sized, stored: flipped }], { docker: false });
-  add('diffid-mismatch', 'refuse', 'the config\'s diff_id is not the hash of the uncompressed layer', [base, sized], { diffIds: [base.diffId, sha('something else')] });
+  add('digest-lie', 'refuse', 'the layer blob does not hash to its digest', [base, { ...lied, stored: flipped }], { docker: false });
+  const mism = sized('diffid-mismatch');
+  add('diffid-mismatch', 'refuse', 'the config\'s diff_id is not the hash of the uncompressed layer', [base, mism], { diffIds: [base.diffId, sha('something else')] });
   const full = layer(tar(Array.from({ length: 40 }, (_, i) => file(`t${i}`, 'z'.repeat(4000 + i)))));
   add('truncated-layer', 'refuse', 'the gzip stream stops half-way (digest and size match the short blob)',
     [base, { blob: full.blob.subarray(0, full.blob.length >> 1), diffId: full.diffId, mediaType: full.mediaType, tar: full.tar.subarray(0, full.tar.length >> 1) }]);
   const junk = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) & 0xff));
   add('non-tar-layer', 'refuse', 'the layer is not a tar at all', [base, { blob: junk, diffId: sha(junk), mediaType: 'application/vnd.oci.image.layer.v1.tar', tar: junk }]);
   add('non-tar-gzip-layer', 'refuse', 'the layer gunzips to something that is not a tar', [base, { blob: gzipSync(junk), diffId: sha(junk), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', tar: junk }]);
-  add('not-gzip-but-says-so', 'refuse', 'the media type says gzip, the bytes are a plain tar', [base, { ...sized, blob: sized.tar, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }], { docker: false });
+  const plain = sized('not-gzip');
+  add('not-gzip-but-says-so', 'refuse', 'the media type says gzip, the bytes are a plain tar', [base, { ...plain, blob: plain.tar, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }], { docker: false });
   const empty = layer(tar([]));
   const many = Array.from({ length: 20000 }, () => empty);
   add('layers-20000', 'refuse', 'a manifest with 20,000 layers', many, {}, {});

@@ -80,7 +80,9 @@ export async function applyLayer(root: string, tar: AsyncIterable<Buffer>, opts:
       if (err instanceof TbahError) throw err;
       const full = diskError(err, 'writing', r); // names the store when r is in one
       if (full !== err) throw full;
-      throw new TbahError('io', `applying layer entry '${header.name}': ${(err as Error).message}`, { cause: err });
+      const name = header.name.length > 120 ? `${header.name.slice(0, 120)}…` : header.name;
+      if (isErrno(err, 'ENAMETOOLONG')) throw unsafePath(`layer entry '${name}' has a name longer than the file system allows`);
+      throw new TbahError('io', `applying layer entry '${name}': ${(err as Error).message}`, { cause: err });
     }
   }
   await a.finish();
