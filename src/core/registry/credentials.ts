@@ -14,11 +14,11 @@
  * Secrets never appear in errors: messages name the file and key only.
  */
 import { spawn } from 'node:child_process';
-import { lstat, mkdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TbahError, errnoError, isErrno } from '../errors.js';
-import { resolveOutput, writeFileAtomic, writeUserFile } from '../util/fsx.js';
+import { mkdirAll, resolveOutput, writeFileAtomic, writeUserFile } from '../util/fsx.js';
 
 export type Credentials =
   | { kind: 'basic'; username: string; password: string }
@@ -359,7 +359,7 @@ async function writablePrimary(src: WriteSources, create: boolean): Promise<stri
   }
   const dir = dirname(primary.path);
   try {
-    if (create) await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (create) await mkdirAll(dir, 0o700); // not mkdir -p of Node: it hangs on /proc/x
   } catch (e) {
     throw new TbahError('io', `cannot create ${dir} for the auth file${isErrno(e, 'EACCES') ? ': permission denied' : ''}`, {
       hint: 'set XDG_RUNTIME_DIR to a directory you own, or give --authfile FILE',

@@ -10,7 +10,7 @@ import {
 import { blobPath } from '../store/blobs.js';
 import { VerifyingStream } from '../util/hashing.js';
 import { REF_NAME } from '../store/images.js';
-import { fsyncDir, pathExists, tempName, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
+import { fsyncDir, mkdirAll, pathExists, tempName, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { type SourceImage, choosePlatform } from './source.js';
 import { chain } from '../util/streams.js';
 
@@ -116,7 +116,7 @@ export async function writeOciLayout(
 async function writeLayout(
   dir: string, blobs: BlobProvider, manifest: { descriptor: Descriptor; blobs: Digest[] }, ref: string | undefined,
 ): Promise<void> {
-  await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  await mkdirAll(path.join(dir, 'blobs', 'sha256'));
   for (const d of manifest.blobs) await placeBlob(blobs.blobFile(d), blobPath(path.join(dir, 'blobs'), d));
   const layoutFile = path.join(dir, 'oci-layout');
   if (!(await pathExists(layoutFile))) await writeFileAtomic(layoutFile, LAYOUT_FILE_CONTENT);

@@ -155,6 +155,32 @@ export async function pathExists(p: string): Promise<boolean> {
   }
 }
 
+/**
+ * `mkdir -p`. Not fs.mkdir({ recursive: true }): libuv retries forever when
+ * mkdir(2) says ENOENT although the parent exists (/proc/x hangs Node 20).
+ * Each missing parent is made once, then the child is tried once more.
+ */
+export async function mkdirAll(dir: string, mode = 0o755): Promise<void> {
+  const target = path.resolve(dir);
+  try {
+    await fsp.mkdir(target, mode);
+    return;
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) {
+      if ((await fsp.stat(target)).isDirectory()) return;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${target}'`), { code: 'ENOTDIR', syscall: 'mkdir', path: target });
+    }
+    const parent = path.dirname(target);
+    if (!isErrno(err, 'ENOENT') || parent === target) throw err;
+  }
+  await mkdirAll(path.dirname(target), mode);
+  try {
+    await fsp.mkdir(target, mode);
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+  }
+}
+
 /** Names in a directory; none when it does not exist (yet). */
 export async function readdirOrEmpty(dir: string): Promise<string[]> {
   try {
