@@ -109,7 +109,8 @@ export function errnoError(err: unknown, doing: string, target: string): unknown
   const t = code === undefined ? undefined : ERRNO_TEXT[code];
   if (t === undefined) return err;
   const store = WHOLE_FS.has(code!) ? storeOf(target) : undefined;
-  const shown = store !== undefined ? `the store ${store}` : userName(target);
+  const name = userName(target);
+  const shown = store !== undefined ? `the store ${store}` : name.length > 200 ? `${name.slice(0, 200)}…` : name;
   return new TbahError(code === 'ENOENT' ? 'not-found' : 'io', `${t.what} ${doing} ${shown}`, { hint: t.hint, cause: err });
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { writeUserFile } from '../../core/util/fsx.js';
-import { getStore, noExtraArgs, parseIntArg } from '../context.js';
+import { checkUserFile, writeUserFile } from '../../core/util/fsx.js';
+import { MAX_TIME_SECONDS, getStore, noExtraArgs, parseIntArg } from '../context.js';
 import { formatOption } from './shared.js';
 import { out } from '../output.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .option('-f, --format <format>', 'oci or docker (default: the container\'s, or $BUILDAH_FORMAT)', formatOption)
     .option('--squash', 'fold all layers into one')
     .option('--rm', 'remove the container after committing')
-    .option('--timestamp <seconds>', 'created time, and the time of every file in the new layer', parseIntArg('--timestamp'))
+    .option('--timestamp <seconds>', 'created time, and the time of every file in the new layer', parseIntArg('--timestamp', [-MAX_TIME_SECONDS, MAX_TIME_SECONDS]))
     .option('--iidfile <file>', 'write the image ID (sha256:…) to this file and print nothing')
     .option('--omit-history', 'write no history')
     .option('-q, --quiet', 'print only the image ID');
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     const { removeIfUnnamed } = await import('../../core/ops/manage.js');
     noExtraArgs(rest);
     const sde = process.env.SOURCE_DATE_EPOCH;
-    if (sde !== undefined && sde !== '' && !/^\d+$/.test(sde)) {
+    if (sde !== undefined && sde !== '' && (!/^\d+$/.test(sde) || Number(sde) > MAX_TIME_SECONDS)) {
       throw new TbahError('invalid-argument', `SOURCE_DATE_EPOCH=${sde}: not a number of seconds`, { hint: 'unset it, or set it to seconds since the epoch' });
     }
     const store = await getStore(c);
@@ -36,6 +36,7 @@ export function register(program: Command): void {
     const format = o.format ?? (process.env.BUILDAH_FORMAT === 'docker' ? 'docker' as const : undefined);
     if (toTransport) checkPushTarget(image!, format); // before anything changes
     const registry = await registryOptions(o); // a bad --creds fails before the commit
+    if (o.iidfile) await checkUserFile(o.iidfile, 'writing --iidfile'); // so does an unwritable --iidfile
     const r = await commitContainer(store, {
       container,
       ...(image !== undefined && !toTransport ? { image } : {}),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { writeUserFile } from '../../core/util/fsx.js';
+import { checkUserFile, writeUserFile } from '../../core/util/fsx.js';
 import type { PullPolicy } from '../../core/ops/import.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { formatOption } from './shared.js';
@@ -27,6 +27,7 @@ export function register(program: Command): void {
     noExtraArgs(rest);
     const store = await getStore(c);
     const platform = platformOption(o);
+    if (o.cidfile) await checkUserFile(o.cidfile, 'writing --cidfile'); // before the container exists
     const view = progressView(o.quiet === true);
     try {
       const ctr = await createContainer(store, {
@@ -42,7 +43,16 @@ export function register(program: Command): void {
         ...(o.format ? { format: o.format } : process.env.BUILDAH_FORMAT === 'docker' ? { format: 'docker' as const } : {}),
       });
       view.finish();
-      if (o.cidfile) await writeUserFile(o.cidfile, ctr.id, 0o644, 'writing --cidfile');
+      if (o.cidfile) {
+        try {
+          await writeUserFile(o.cidfile, ctr.id, 0o644, 'writing --cidfile');
+        } catch (err) {
+          // Nobody would learn the container's ID: the store is left as it was.
+          const { removeContainer } = await import('../../core/ops/manage.js');
+          await removeContainer(store, ctr.id).catch(() => undefined);
+          throw err;
+        }
+      }
       out(ctr.name);
     } catch (err) {
       view.finish();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { writeUserFile } from '../../core/util/fsx.js';
+import { checkUserFile, writeUserFile } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { progressView } from '../progress.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -20,6 +20,7 @@ export function register(program: Command): void {
   cmd.action(async (image: string, dest: string | undefined, rest: string[], o: RegistryFlags & { format?: 'oci' | 'docker'; compressionFormat?: 'gzip' | 'zstd'; digestfile?: string; quiet?: boolean }, c: Command) => {
     const { pushImage } = await import('../../core/ops/push.js');
     noExtraArgs(rest);
+    if (o.digestfile) await checkUserFile(o.digestfile, 'writing --digestfile'); // before anything is sent
     const view = progressView(o.quiet === true);
     try {
       const r = await pushImage(await getStore(c), {

@@ -66,6 +66,25 @@ export async function writeUserFile(target: string, data: string | Uint8Array, m
   }
 }
 
+/**
+ * Fail now, before the work, if `writeUserFile(p)` would fail later: the
+ * path too long, its directory missing or not writable. (A race can still
+ * fail the write; this catches the mistakes.)
+ */
+export async function checkUserFile(p: string, what: string): Promise<void> {
+  const target = await resolveOutput(p, what);
+  const probe = target.kind === 'missing' ? path.dirname(target.path) : target.path;
+  try {
+    if (target.kind === 'missing' && !(await fsp.stat(probe)).isDirectory()) {
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    }
+    if (target.kind === 'other' && (await fsp.stat(probe)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    await fsp.access(probe, constants.W_OK);
+  } catch (err) {
+    throw errnoError(err, what, p);
+  }
+}
+
 /** Where a user-named output path really lives and what is there now. */
 export interface OutputTarget {
   /** The path with every symlink of its last component followed (dangling links too). */
@@ -85,7 +104,7 @@ export async function resolveOutput(p: string, what = 'writing'): Promise<Output
     try {
       st = await fsp.lstat(cur);
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return { path: cur, kind: 'missing' };
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return { path: cur, kind: 'missing' };
       throw errnoError(err, what, p);
     }
     if (!st.isSymbolicLink()) return { path: cur, kind: st.isFile() ? 'file' : 'other' };
