@@ -57,8 +57,8 @@ const ERRNO_TEXT: Record<string, { what: string; hint: string }> = {
   EISDIR: { what: 'is a directory', hint: 'name a file, not a directory' },
   EACCES: { what: 'permission denied', hint: 'check the permissions of the path and its parents, or run as a user who may write there' },
   EPERM: { what: 'operation not permitted', hint: 'check the permissions and attributes (chattr, mount options) of the path, or run as root' },
-  ENOSPC: { what: 'no space left on device', hint: 'free space on that file system (`tbah rmi`, `tbah rm`), then run the command again' },
-  EDQUOT: { what: 'disk quota exceeded', hint: 'free space within your quota (`tbah rmi`, `tbah rm`), then run the command again' },
+  ENOSPC: { what: 'no space left on device', hint: 'free space on that file system, then run the command again' },
+  EDQUOT: { what: 'disk quota exceeded', hint: 'free space within your quota, then run the command again' },
   EROFS: { what: 'read-only file system', hint: 'remount it read-write, or choose a path on a writable file system' },
   EEXIST: { what: 'already exists', hint: 'remove it or choose another path' },
   ENAMETOOLONG: { what: 'file name too long', hint: 'choose a shorter path' },
@@ -111,7 +111,9 @@ export function errnoError(err: unknown, doing: string, target: string): unknown
   const store = WHOLE_FS.has(code!) ? storeOf(target) : undefined;
   const name = userName(target);
   const shown = store !== undefined ? `the store ${store}` : name.length > 200 ? `${name.slice(0, 200)}…` : name;
-  return new TbahError(code === 'ENOENT' ? 'not-found' : 'io', `${t.what} ${doing} ${shown}`, { hint: t.hint, cause: err });
+  // In a store, tbah itself can free space: say how.
+  const hint = store !== undefined && code !== 'EROFS' ? t.hint.replace(/^free space/, 'free space (`tbah rmi`, `tbah rm`, or elsewhere)') : t.hint;
+  return new TbahError(code === 'ENOENT' ? 'not-found' : 'io', `${t.what} ${doing} ${shown}`, { hint, cause: err });
 }
 
 /** Like errnoError, for a full or read-only file system only; every other error is returned unchanged. */
