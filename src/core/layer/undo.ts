@@ -23,6 +23,8 @@ export class UndoLog {
   /** [original path, where it was moved] */
   private readonly asides: Array<[string, string]> = [];
   private readonly touched = new Map<string, DirMeta>();
+  /** Replaced paths that could not be moved aside (see replace). */
+  readonly lost: string[] = [];
   private n = 0;
 
   /** `asideDir`: a private directory, ideally on the same file system, for what gets replaced. */
@@ -61,10 +63,18 @@ export class UndoLog {
       this.asides.push([p, dest]);
     } catch (err) {
       if (!isErrno(err, 'EXDEV') && !isErrno(err, 'ENOENT')) throw err;
-      // Another file system (a bind mount inside the rootfs): a sibling name is always on the same one.
+      // Another file system (an overlay mount, a bind mount inside the rootfs): a sibling name is on the same one.
       const sibling = path.join(path.dirname(p), `.tbah-undo-${randomBytes(6).toString('hex')}`);
-      fs.renameSync(p, sibling);
-      this.asides.push([p, sibling]);
+      try {
+        fs.renameSync(p, sibling);
+        this.asides.push([p, sibling]);
+      } catch (err2) {
+        // overlayfs without redirect_dir cannot rename a lower directory at all: remove it as
+        // before the undo log existed; a rollback cannot bring this one back.
+        if (!isErrno(err2, 'EXDEV')) throw err2;
+        fs.rmSync(p, { recursive: true, force: true });
+        this.lost.push(p);
+      }
     }
   }
 
