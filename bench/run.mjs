@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// tbah against the real Buildah on the same workload, same machine, same run (see bench/README.md).
-// Usage: sudo node bench/run.mjs [--runs N] [--case NAME[,NAME]] [--quick] [--fs tmpfs|ext4] ...
-// Plain Node and the binaries: nothing beyond node:*, /usr/bin/time, mount, buildah, docker-registry
-// (registry cases) and tbah's bundle.
+// tbah (each storage driver) against Buildah 1.28 overlay: the steps of issue #17, same machine,
+// same run, tools taking turns, fresh stores, on a journaled loop ext4 the bench mounts itself,
+// with a local registry. Prints markdown on stdout, writes JSON (see bench/README.md).
+// Usage: sudo node bench/run.mjs [--quick] [--runs N] [--case NAME] [--doc docs/performance.md] ...
+// Plain Node and the binaries: nothing beyond node:*, /usr/bin/time, mount, mkfs.ext4, dd, gzip,
+// tar, buildah, docker-registry, busybox-static and tbah's build.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -10,35 +12,43 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GNU_TIME, abortAll, measure } from './lib/exec.mjs';
-import { formatTable, summarise } from './lib/report.mjs';
-import { remoteManifest, startRegistry } from './lib/registry.mjs';
+import { diskFloor, gzipFloor, sha256Floor } from './lib/floors.mjs';
+import { loadSampler, machineInfo } from './lib/machine.mjs';
+import { renderMarkdown, replaceSection } from './lib/markdown.mjs';
+import { REGISTRY_BINARY, remoteManifest, startRegistry } from './lib/registry.mjs';
+import { summarise } from './lib/report.mjs';
 import { createScratchFs } from './lib/scratch-fs.mjs';
-import { buildahTool, describeLayers, layoutLayers, tbahTool } from './lib/tools.mjs';
-import { DEFAULT_SHAPE, QUICK_SHAPE, generateWorkload } from './lib/workload.mjs';
+import { STEPS, containerName, neededSteps } from './lib/steps.mjs';
+import { DERIVED, ROWS } from './lib/targets.mjs';
+import { buildahTool, describeLayers, probeTbahDriver, tbahTool } from './lib/tools.mjs';
+import { BASE_SHAPES, DEFAULT_SHAPE, QUICK_SHAPE, RANDOM_SHARE, generateBases, generateWorkload } from './lib/workload.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
 const bundle = path.join(repo, 'dist', 'tbah.mjs');
+const pgzipModule = path.join(repo, 'build', 'src', 'core', 'layer', 'pgzip.js');
 
-const CASES = ['copy', 'commit', 'push', 'commit+push', 'from-base', 'small-commit', 'small-commit-scratch',
-  'push-registry', 'push-registry-again', 'commit+push-registry', 'pull-registry', 'pull+from', 'startup'];
+const CASES = [...STEPS.map((s) => s.name), 'startup', 'floors'];
 const USAGE = `usage: sudo node bench/run.mjs [options]
-  --runs N            runs per case, tools interleaved round-robin in each run (default 5)
-  --case NAME         only these cases (repeat or comma-separate):
+  --quick             small workload, 1 run, few repetitions: checks the bench in ~1-2 min (not a measurement)
+  --runs N            runs (default 3; --quick 1); in each run the tools take turns at every step,
+                      the first tool rotating from run to run; every run starts from empty stores
+  --case NAME         only these (repeat or comma-separate; what they depend on runs too):
                         ${CASES.join(', ')}
-  --startup-runs N    runs of the start-up case (default 20)
-  --drivers LIST      Buildah storage drivers to measure (default vfs,overlay)
-  --fs tmpfs|ext4     file system the benchmark mounts for itself (default tmpfs)
-  --fs-size SIZE      its size (default 8g)
-  --quick             small workload (2 000 files, 5 × 4 MiB): checks the bench, not tbah
-  --with-extra-ca     keep NODE_EXTRA_CA_CERTS for the work cases (default: removed; see start-up)
-  --cpu-prof DIR      run tbah under node --cpu-prof, profiles in DIR/<seq>-<command>/
-  --build             bundle tbah (node scripts/bundle.mjs) before measuring
-  --out FILE          JSON results (default bench/results/latest.json)`;
+  --drivers LIST      tbah storage drivers (default dir,overlay); one not available here is n/a
+  --buildah-drivers L Buildah storage drivers (default overlay; vfs possible)
+  --startup-runs N    alternating runs of each start-up command (default 20; --quick 5)
+  --fs ext4|tmpfs     the file system the bench mounts for itself (default ext4: a journaled loop image)
+  --fs-size SIZE      its size (default 16g; --quick 4g)
+  --with-extra-ca     keep NODE_EXTRA_CA_CERTS for the steps (default: unset; start-up is reported both ways)
+  --cpu-prof DIR      run tbah under node --cpu-prof, profiles in DIR/<seq>-<driver>-<command>/ (skews times)
+  --build             npm run build first (done anyway when dist/ or build/ is missing)
+  --out FILE          JSON results (default bench/results/latest.json)
+  --doc FILE          also rewrite FILE's generated section (between the bench:begin/end markers)`;
 
 function parseArgs(argv) {
-  const o = { runs: 5, startupRuns: 20, cases: [], drivers: ['vfs', 'overlay'], fs: 'tmpfs', fsSize: '8g', quick: false,
-    withExtraCa: false, cpuProf: null, build: false, out: path.join(here, 'results', 'latest.json') };
+  const o = { runs: null, startupRuns: null, cases: [], drivers: ['dir', 'overlay'], buildahDrivers: ['overlay'], fs: 'ext4',
+    fsSize: null, quick: false, withExtraCa: false, cpuProf: null, build: false, out: path.join(here, 'results', 'latest.json'), doc: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -57,6 +67,7 @@ function parseArgs(argv) {
       case '--startup-runs': o.startupRuns = int(); break;
       case '--case': o.cases.push(...val().split(',').filter(Boolean)); break;
       case '--drivers': o.drivers = val().split(',').filter(Boolean); break;
+      case '--buildah-drivers': o.buildahDrivers = val().split(',').filter(Boolean); break;
       case '--fs': o.fs = val(); break;
       case '--fs-size': o.fsSize = val(); break;
       case '--quick': o.quick = true; break;
@@ -64,95 +75,36 @@ function parseArgs(argv) {
       case '--cpu-prof': o.cpuProf = path.resolve(val()); break;
       case '--build': o.build = true; break;
       case '--out': o.out = path.resolve(val()); break;
+      case '--doc': o.doc = path.resolve(val()); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown argument ${a}\n${USAGE}`);
     }
   }
   for (const c of o.cases) if (!CASES.includes(c)) throw new Error(`--case ${c}: expected one of ${CASES.join(', ')}`);
   if (o.cases.length === 0) o.cases = [...CASES];
-  for (const d of o.drivers) if (!['vfs', 'overlay'].includes(d)) throw new Error(`--drivers ${d}: expected vfs or overlay`);
+  for (const d of o.drivers) if (!['dir', 'overlay'].includes(d)) throw new Error(`--drivers ${d}: expected dir or overlay`);
+  for (const d of o.buildahDrivers) if (!['vfs', 'overlay'].includes(d)) throw new Error(`--buildah-drivers ${d}: expected vfs or overlay`);
+  if (!['ext4', 'tmpfs'].includes(o.fs)) throw new Error(`--fs ${o.fs}: expected ext4 or tmpfs`);
+  o.runs ??= o.quick ? 1 : 3;
+  o.startupRuns ??= o.quick ? 5 : 20;
+  o.fsSize ??= o.quick ? '4g' : '16g';
+  // Repetitions of the short commands inside one run (each is a sample): more samples where one
+  // call is tens of milliseconds and the machine's noise is of the same size.
+  o.repeat = o.quick ? { short: 1, calls: 2 } : { short: 3, calls: 5 };
   return o;
 }
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
-
-/**
- * Steps of one run, in order. `prepare` is untimed set-up; `argv` is the timed command. A step runs
- * when a selected case records it or a later needed step depends on it.
- */
-const STEPS = [
-  { name: 'copy', deps: [], prepare: async (t, st, x) => { st.ctr = containerName(await x(t, ['from', 'scratch'])); },
-    argv: (t, st, w) => ['copy', st.ctr, w.src, '/data'] },
-  { name: 'commit', deps: ['copy'], argv: (t, st) => ['commit', st.ctr, 'bench-big'] },
-  { name: 'push', deps: ['commit'], prepare: async (t, st, x, ctx) => { st.out = path.join(ctx.outDir, `${t.name}-run${ctx.run}`); },
-    argv: (t, st) => ['push', 'bench-big', `oci:${st.out}:latest`] },
-  { name: 'from-base', deps: ['commit'], argv: () => ['from', 'bench-big'], after: (t, st, r) => { st.ctr2 = containerName(r); } },
-  { name: 'copy-1file', deps: ['from-base'], argv: (t, st, w) => ['copy', st.ctr2, w.oneFile, '/added.txt'] },
-  { name: 'small-commit', deps: ['copy-1file'], argv: (t, st) => ['commit', st.ctr2, 'bench-small'] },
-  { name: 'small-commit-scratch', deps: [],
-    prepare: async (t, st, x, ctx) => {
-      st.ctr3 = containerName(await x(t, ['from', 'scratch']));
-      await x(t, ['copy', st.ctr3, ctx.w.oneFile, '/added.txt']);
-    },
-    argv: (t, st) => ['commit', st.ctr3, 'bench-small-scratch'] },
-  // Registry steps (`registry: true`: the registry's access log of the command is recorded).
-  // A new repository per tool and run, so every blob is really uploaded; then the same push again,
-  // where everything is already there.
-  { name: 'push-registry', deps: ['commit'], registry: true,
-    prepare: async (t, st, x, ctx) => { st.repo = `bench/push-${t.name}-run${ctx.run}`; },
-    argv: (t, st, w, ctx) => ['push', '--tls-verify=false', 'bench-big', `docker://${ctx.registry.host}/${st.repo}:latest`] },
-  { name: 'push-registry-again', deps: ['push-registry'], registry: true,
-    argv: (t, st, w, ctx) => ['push', '--tls-verify=false', 'bench-big', `docker://${ctx.registry.host}/${st.repo}:latest`] },
-  // Pull into an empty store (reset untimed): the same image, pushed once by the bench, for every tool.
-  { name: 'pull-registry', deps: [], registry: true, prepare: async (t) => { t.reset(); },
-    argv: (t, st, w, ctx) => ['pull', '--tls-verify=false', ctx.pullSource] },
-  { name: 'from-pulled', deps: ['pull-registry'], argv: (t, st, w, ctx) => ['from', ctx.pullSource] },
-];
-/** `from` prints the container name; exit 0 without one is a failure, not a name. */
-function containerName(r) {
-  const name = r.stdout.trim();
-  if (!/^[\w.-]+$/.test(name)) throw new Error(`from exited 0 but printed ${JSON.stringify(r.stdout.slice(0, 200))}, not a container name`);
-  return name;
-}
-
-/** Cases whose samples are per-run sums of steps (peak RSS: the largest). */
-const DERIVED = {
-  'commit+push': ['commit', 'push'],
-  'commit+push-registry': ['commit', 'push-registry'],
-  'pull+from': ['pull-registry', 'from-pulled'],
-};
-
-/** Which steps each case records. */
-const CASE_STEPS = {
-  copy: ['copy'], commit: ['commit'], push: ['push'],
-  'from-base': ['from-base'], 'small-commit': ['copy-1file', 'small-commit'], 'small-commit-scratch': ['small-commit-scratch'],
-  'push-registry': ['push-registry'], 'push-registry-again': ['push-registry-again'], 'pull-registry': ['pull-registry'],
-  ...DERIVED,
-};
-
-function neededSteps(cases) {
-  const need = new Set();
-  const add = (s) => {
-    if (need.has(s)) return;
-    need.add(s);
-    for (const d of STEPS.find((x) => x.name === s).deps) add(d);
-  };
-  for (const c of cases) for (const s of CASE_STEPS[c] ?? []) add(s);
-  return STEPS.filter((s) => need.has(s.name));
-}
-
-function recordedSteps(cases) {
-  return new Set(cases.flatMap((c) => CASE_STEPS[c] ?? []));
-}
-
 const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length]);
 
 function gitInfo() {
   const git = (...a) => spawnSync('git', ['-C', repo, ...a], { encoding: 'utf8' });
   const head = git('rev-parse', 'HEAD');
-  const status = git('status', '--porcelain');
+  const status = git('status', '--porcelain', '--', 'src', 'bin', 'scripts', 'package.json');
+  const src = git('log', '-1', '--format=%H', '--', 'src', 'bin', 'scripts', 'package.json');
   return {
     commit: head.status === 0 ? head.stdout.trim() : null,
+    srcCommit: src.status === 0 ? src.stdout.trim() || null : null, // the last commit that changed what is measured
     uncommittedFiles: status.status === 0 ? status.stdout.split('\n').filter(Boolean).length : null,
   };
 }
@@ -189,12 +141,6 @@ function newestSource(dir) {
   return newest;
 }
 
-function hostInfo() {
-  const cpus = os.cpus();
-  return { kernel: os.release(), cpus: cpus.length, cpuModel: cpus[0]?.model ?? null,
-    memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
-}
-
 async function main() {
   let opt;
   try {
@@ -204,28 +150,27 @@ async function main() {
     return 2;
   }
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    console.log('bench: not run: it must be root, to mount its own tmpfs/ext4 and to run Buildah with a private store.\n' +
-      'Run it as: sudo node bench/run.mjs [--runs N] [--case NAME]');
+    console.log('bench: not run: it must be root, to mount its own file system and to run Buildah with a private store.\n' +
+      'Run it as: sudo node bench/run.mjs [--quick]');
     return 0;
   }
   process.umask(0o022);
-  if (opt.build) {
-    const r = spawnSync(process.execPath, ['scripts/bundle.mjs'], { cwd: repo, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('bundling tbah failed');
+  // From a fresh clone (after `npm ci`) the build is made here: one command measures everything.
+  if (opt.build || !existsSync(bundle) || !existsSync(pgzipModule)) {
+    if (!existsSync(path.join(repo, 'node_modules'))) throw new Error('node_modules is missing: run `npm ci` first');
+    log('bench: npm run build…');
+    const r = spawnSync('npm', ['run', 'build'], { cwd: repo, stdio: ['ignore', 2, 2] });
+    if (r.status !== 0) throw new Error('npm run build failed');
   }
-  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`npm run build\` (or pass --build)`);
   const notes = [];
   if (newestSource(path.join(repo, 'src')) > statSync(bundle).mtimeMs) {
-    const n = 'dist/tbah.mjs is older than src/: measuring the old bundle (pass --build to rebundle)';
+    const n = 'dist/tbah.mjs is older than src/: measuring the old bundle (pass --build to rebuild)';
     log(`bench: warning: ${n}`);
     notes.push(n);
   }
   const buildahVersion = spawnSync('buildah', ['version'], { encoding: 'utf8' });
-  const haveBuildah = buildahVersion.status === 0;
-  if (!haveBuildah) {
-    log('bench: warning: buildah not found: measuring tbah alone');
-    notes.push('buildah not available');
-  }
+  if (buildahVersion.status !== 0) throw new Error('buildah is not installed: the bench compares against it');
+  if (!existsSync(REGISTRY_BINARY)) throw new Error(`${REGISTRY_BINARY} not found: install the docker-registry package`);
   if (!GNU_TIME) notes.push('/usr/bin/time not found: no CPU time or peak RSS');
 
   const fsys = createScratchFs(opt.fs, opt.fsSize);
@@ -254,7 +199,7 @@ async function main() {
   process.on('exit', teardown);
 
   try {
-    return await bench(opt, fsys, cleanups, notes, haveBuildah, buildahVersion.stdout);
+    return await bench(opt, fsys, cleanups, notes, buildahVersion.stdout);
   } catch (err) {
     if (interrupted) { log('bench: interrupted'); return 130; }
     throw err;
@@ -263,284 +208,296 @@ async function main() {
   }
 }
 
-async function bench(opt, fsys, cleanups, notes, haveBuildah, buildahVersionText) {
+async function bench(opt, fsys, cleanups, notes, buildahVersionText) {
   const t0 = Date.now();
-  const bundleMtime = statSync(bundle).mtime;
-  const loadBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const load = loadSampler(5000);
+  const loadBefore = Math.round(os.loadavg()[0] * 100) / 100;
+  const machine = machineInfo(fsys.backingDir);
   const base = fsys.dir;
   const tmpDir = path.join(base, 'tmp');
-  const outDir = path.join(base, 'out');
-  for (const d of [tmpDir, outDir]) mkdirSync(d, { recursive: true });
+  mkdirSync(tmpDir, { recursive: true });
+  const sel = new Set(opt.cases);
   log(`bench: ${fsys.kind} (${fsys.size}) at ${base}; generating the workload…`);
-  const shape = opt.quick ? QUICK_SHAPE : DEFAULT_SHAPE;
-  const w = generateWorkload(path.join(base, 'work'), shape);
-  log(`bench: workload ${w.entries} files, ${(w.bytes / 2 ** 20).toFixed(0)} MiB, sha256 ${w.sha256.slice(0, 16)}…`);
+  const w = generateWorkload(path.join(base, 'work'), opt.quick ? QUICK_SHAPE : DEFAULT_SHAPE);
+  const bases = generateBases(path.join(base, 'layers'), opt.quick ? BASE_SHAPES.quick : BASE_SHAPES.default);
+  const sum = (ls, k) => ls.reduce((a, l) => a + l[k], 0);
+  const fatLayers = bases.fat;
+  const bigLayers = [...bases.fat, ...bases.bigExtra];
+  log(`bench: tree ${w.entries} files / ${(w.bytes / 2 ** 20).toFixed(0)} MiB; fat base ${sum(fatLayers, 'files')} files / ` +
+    `${(sum(fatLayers, 'bytes') / 2 ** 20).toFixed(0)} MiB; big base ${sum(bigLayers, 'files')} files / ${(sum(bigLayers, 'bytes') / 2 ** 20).toFixed(0)} MiB`);
 
   const build = snapshotBuild(path.join(base, 'tbah-build'));
-  const { cli } = build;
+  const node = process.execPath;
   const caFile = process.env.NODE_EXTRA_CA_CERTS || (existsSync('/etc/ssl/certs/ca-certificates.crt') ? '/etc/ssl/certs/ca-certificates.crt' : null);
-  const workTmp = path.join(base, 'tmp');
-  const tools = [tbahTool({ node: process.execPath, cli, root: path.join(base, 'tbah'), tmpDir: workTmp, cpuProfDir: opt.cpuProf })];
-  if (!opt.withExtraCa) delete tools[0].env.NODE_EXTRA_CA_CERTS;
-  // The store must be where we put it: a tool writing to its default store would measure the root disk.
-  {
-    const t = tools[0];
-    const c = await measure(t.argv(['from', 'scratch']), { env: t.env, tmpDir });
-    if (!existsSync(path.join(t.root, 'oci-layout'))) throw new Error(`tbah did not create its store in ${t.root}: is TBAH_ROOT honoured?`);
-    await measure(t.argv(['rm', containerName(c)]), { env: t.env, tmpDir });
+  const run = (t, args) => measure(t.argv(args), { env: t.env, tmpDir });
+
+  // Floors first, on the fresh file system.
+  const floors = {};
+  if (sel.has('floors')) {
+    log('bench: floors (disk, sha256, gzip)…');
+    floors.disk = diskFloor(base, opt.quick ? 128 : 1024, fsys.image);
+    floors.sha256 = sha256Floor(node, opt.quick ? 128 : 512);
+    const tar = path.join(tmpDir, 'tree.tar');
+    const r = spawnSync('tar', ['-cf', tar, '-C', w.src, '.'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) throw new Error(`tar of the tree: ${String(r.stderr).trim()}`);
+    floors.gzip = gzipFloor(node, tar, pgzipModule);
+    rmSync(tar, { force: true });
+    log(`bench: disk write ${floors.disk.writeMiBs} / read ${floors.disk.readMiBs} MiB/s; sha256 ${floors.sha256.MiBs} MiB/s; ` +
+      `gzip -6 ${floors.gzip.gnuGzip.MiBs} (gzip), ${floors.gzip.nodeZlib.MiBs} (zlib), ${floors.gzip.tbahParallel.MiBs ?? '-'} (tbah parallel) MiB/s`);
+  }
+
+  // The registry and the two base images, pushed once by tbah: every tool pulls the same bytes.
+  const steps = neededSteps(opt.cases.filter((c) => STEPS.some((s) => s.name === c)));
+  const registry = await startRegistry(path.join(base, 'registry'));
+  cleanups.push(registry.stopSync);
+  const registryVersion = (spawnSync(REGISTRY_BINARY, ['--version'], { encoding: 'utf8' }).stdout || '').trim() || null;
+  log(`bench: registry on ${registry.host}; building the base images…`);
+  const setup = tbahTool({ node, cli: build.cli, root: path.join(base, 'tbah-setup'), tmpDir, driver: 'dir' });
+  const images = await pushBases(setup, run, registry, fatLayers, bases.bigExtra);
+  log(`bench: fat ${images.fat.ref} ${(images.fat.compressedBytes / 1e6).toFixed(1)} MB; big ${images.big.ref} ${(images.big.compressedBytes / 1e6).toFixed(1)} MB`);
+
+  // The tools, each checked to really use its store and driver; one that cannot is n/a, never faked.
+  const toolInfo = {};
+  const tools = [];
+  for (const driver of opt.buildahDrivers) {
+    const t = buildahTool({ driver, dir: path.join(base, `buildah-${driver}`), tmpDir });
+    try {
+      const c = await run(t, ['from', 'scratch']);
+      await run(t, ['rm', containerName(c)]);
+      if (!existsSync(path.join(t.root, `${driver}-containers`))) throw new Error(`buildah did not use the store in ${t.root}`);
+      toolInfo[t.name] = { available: true, ...t.info() };
+      tools.push(t);
+    } catch (err) {
+      toolInfo[t.name] = { available: false, reason: String(err.message).split('\n').slice(-1)[0] };
+      log(`bench: ${t.name} does not work here: ${toolInfo[t.name].reason}`);
+    }
     t.reset();
   }
-  const buildahInfo = {};
-  if (haveBuildah) {
-    for (const driver of opt.drivers) {
-      const t = buildahTool({ driver, dir: path.join(base, `buildah-${driver}`), tmpDir: workTmp });
-      // Measure what works: a driver that cannot even create a scratch container is skipped.
-      try {
-        const c = await measure(t.argv(['from', 'scratch']), { env: t.env, tmpDir });
-        await measure(t.argv(['rm', containerName(c)]), { env: t.env, tmpDir });
-        if (!existsSync(path.join(t.root, `${driver}-containers`))) throw new Error(`buildah did not use the store in ${t.root}`);
-        buildahInfo[driver] = { ok: true, ...t.info() };
-        tools.push(t);
-      } catch (err) {
-        buildahInfo[driver] = { ok: false, error: String(err.message).slice(0, 500) };
-        notes.push(`buildah --storage-driver ${driver} skipped: ${String(err.message).split('\n').slice(-1)[0]}`);
-        log(`bench: buildah ${driver} does not work here, skipped`);
-      }
-      t.reset();
-    }
+  for (const driver of opt.drivers) {
+    const t = tbahTool({ node, cli: build.cli, root: path.join(base, `tbah-${driver}`), tmpDir, driver, cpuProfDir: opt.cpuProf });
+    if (!opt.withExtraCa) delete t.env.NODE_EXTRA_CA_CERTS;
+    const probe = await probeTbahDriver(t, w.oneFile, run);
+    toolInfo[t.name] = { available: probe.ok, probe, ...(probe.ok ? {} : { reason: probe.reason }) };
+    log(`bench: ${t.name}: ${probe.ok ? `ok (rootfs ${probe.mountType ?? 'a plain directory'}, selected by ${probe.selectedBy}; from --storage-driver ${probe.fromFlag})` : `n/a: ${probe.reason}`}`);
+    if (probe.ok) tools.push(t);
   }
+  const columns = [...opt.buildahDrivers.map((d) => `buildah-${d}`), ...opt.drivers.map((d) => `tbah-${d}`)];
 
-  const steps = neededSteps(opt.cases);
-  const recorded = recordedSteps(opt.cases);
-  const ctx = { w, outDir, registry: null, pullSource: null };
-  let registryInfo = null;
-  if (steps.some((s) => s.registry)) {
-    ctx.registry = await startRegistry(path.join(base, 'registry'));
-    cleanups.push(ctx.registry.stopSync);
-    const v = spawnSync('/usr/bin/docker-registry', ['--version'], { encoding: 'utf8' });
-    registryInfo = { version: (v.stdout || '').trim() || null, host: ctx.registry.host };
-    log(`bench: registry on ${ctx.registry.host}`);
-    if (steps.some((s) => s.name === 'pull-registry')) {
-      registryInfo.pullSource = await preparePullSource(tools[0], ctx, tmpDir);
-      ctx.pullSource = registryInfo.pullSource.ref;
-      log(`bench: pull source ${ctx.pullSource} (${registryInfo.pullSource.digest})`);
-    }
-  }
-
-  const samples = {}; // case → tool → [sample]
-  const push = (c, tool, s) => { ((samples[c] ??= {})[tool] ??= []).push(s); };
-  const artifacts = {};
-  const x = (t, args) => measure(t.argv(args), { env: t.env, tmpDir });
-
+  // The runs.
+  const samples = {}; // record → tool → [sample]
   const failures = [];
-  if (steps.length > 0) {
-    for (let run = 1; run <= opt.runs; run++) {
-      const order = rotate(tools, run - 1);
-      const state = new Map(order.map((t) => [t, { failed: new Set() }]));
-      for (const t of order) t.reset(); // every run starts from an empty store
-      ctx.run = run;
-      for (const step of steps) {
+  const artifacts = {};
+  const reps = (s) => (s.repeat ? opt.repeat[s.repeat] : 1);
+  for (let runNo = 1; runNo <= opt.runs && steps.length > 0; runNo++) {
+    const order = rotate(tools, runNo - 1);
+    for (const t of order) t.reset();
+    const state = new Map(order.map((t) => [t, { failed: new Set() }]));
+    for (const step of steps) {
+      for (let rep = 1; rep <= reps(step); rep++) {
         for (const t of order) {
           const st = state.get(t);
-          // A failed step fails what depends on it, for this tool in this run; the others go on.
+          if (st.failed.has(step.name)) continue;
           if (step.deps.some((d) => st.failed.has(d))) { st.failed.add(step.name); continue; }
-          let r;
-          let traffic;
+          const c = {
+            w, run: runNo, rep, registry, fatRef: images.fat.ref, bigRef: images.big.ref,
+            reset: (tool) => tool.reset(),
+            x: (args) => run(t, args),
+            time: async (record, args, { registry: reg = false } = {}) => {
+              const mark = reg ? registry.mark() : 0;
+              const r = await run(t, args);
+              const { stdout: _drop, ...sample } = r;
+              if (reg) sample.registry = await registry.traffic(mark);
+              ((samples[record] ??= {})[t.name] ??= []).push({ run: runNo, rep, ...sample });
+              log(`run ${runNo}/${opt.runs}  ${record.padEnd(16)} ${t.name.padEnd(16)} ${r.secs.toFixed(3)} s` +
+                (r.rssKiB !== null ? `  ${Math.round(r.rssKiB / 1024)} MiB` : '') + (sample.registry ? `  ${describeTraffic(sample.registry)}` : ''));
+              return r;
+            },
+          };
           try {
-            if (step.prepare) await step.prepare(t, st, x, ctx);
-            const mark = step.registry ? ctx.registry.mark() : 0;
-            r = await x(t, step.argv(t, st, w, ctx));
-            if (step.registry) traffic = await ctx.registry.traffic(mark);
-            if (step.after) step.after(t, st, r);
+            await step.run(t, st, c);
           } catch (err) {
             if (err.message === 'aborted') throw err;
             st.failed.add(step.name);
-            failures.push({ run, step: step.name, tool: t.name, error: String(err.message).slice(0, 2000) });
-            log(`run ${run}/${opt.runs}  ${step.name.padEnd(20)} ${t.name.padEnd(16)} FAILED: ${String(err.message).split('\n').slice(0, 3).join(' | ')}`);
+            failures.push({ run: runNo, step: step.name, tool: t.name, error: String(err.message).slice(0, 2000) });
+            log(`run ${runNo}/${opt.runs}  ${step.name.padEnd(16)} ${t.name.padEnd(16)} FAILED: ${String(err.message).split('\n').slice(0, 3).join(' | ')}`);
             continue;
           }
-          const { stdout: _drop, ...sample } = r;
-          if (traffic) sample.registry = traffic;
-          if (recorded.has(step.name)) push(step.name, t.name, { run, ...sample });
-          log(`run ${run}/${opt.runs}  ${step.name.padEnd(20)} ${t.name.padEnd(16)} ${r.secs.toFixed(3)} s` +
-            (r.rssKiB !== null ? `  ${Math.round(r.rssKiB / 1024)} MiB` : '') + (traffic ? `  ${describeTraffic(traffic)}` : ''));
-          if (run === 1) await recordArtifacts(artifacts, t, step.name, st, ctx);
+          if (runNo === 1) recordArtifacts(artifacts, t, step.name);
         }
       }
-      for (const t of order) t.reset();
-      rmSync(outDir, { recursive: true, force: true });
-      mkdirSync(outDir);
     }
+    for (const t of order) t.reset();
   }
 
-  if (opt.cases.includes('startup')) {
-    const node = process.execPath;
-    const variants = [['startup', false], ...(caFile ? [['startup+ca', true]] : [])];
-    const startupTools = [
-      { name: 'tbah', argv: [node, cli, 'version'] },
-      ...(haveBuildah ? [{ name: 'buildah', argv: ['buildah', 'version'] }] : []),
-      { name: 'node -e 0', argv: [node, '-e', '0'] },
-    ];
-    for (const [caseName, withCa] of variants) {
-      const env = { ...process.env, TMPDIR: tmpDir, TBAH_ROOT: path.join(base, 'tbah') };
-      if (withCa) env.NODE_EXTRA_CA_CERTS = caFile; else delete env.NODE_EXTRA_CA_CERTS;
-      for (const t of startupTools) await measure(t.argv, { env, tmpDir }); // warm the page cache
-      for (let run = 1; run <= opt.startupRuns; run++) {
-        for (const t of rotate(startupTools, run - 1)) {
-          const { stdout: _drop, ...sample } = await measure(t.argv, { env, tmpDir });
-          push(caseName, t.name, { run, ...sample });
-        }
-      }
-      log(`${caseName}: ${opt.startupRuns} runs done`);
-    }
-  }
-
-  // Derived cases: per run, the sum of their steps (e.g. commit+push: what it costs to get a
-  // compressed image out), for the runs in which every step succeeded.
+  // Derived rows: per-run sums (copy + commit), for runs in which every part succeeded.
   for (const [name, parts] of Object.entries(DERIVED)) {
-    if (!opt.cases.includes(name)) continue;
-    const add = (a, b) => (a === null || b === null ? null : a + b);
     for (const [tool, firsts] of Object.entries(samples[parts[0]] ?? {})) {
       for (const first of firsts) {
         const all = parts.map((p) => samples[p]?.[tool]?.find((s) => s.run === first.run));
         if (all.some((s) => s === undefined)) continue;
-        push(name, tool, all.slice(1).reduce((a, b) => ({ run: a.run, secs: a.secs + b.secs, cpuS: add(a.cpuS, b.cpuS),
-          userS: add(a.userS, b.userS), sysS: add(a.sysS, b.sysS), rssKiB: a.rssKiB === null ? null : Math.max(a.rssKiB, b.rssKiB) }),
-        { run: first.run, secs: first.secs, cpuS: first.cpuS, userS: first.userS, sysS: first.sysS, rssKiB: first.rssKiB }));
+        const add = (k) => (all.some((s) => s[k] === null) ? null : all.reduce((a, s) => a + s[k], 0));
+        ((samples[name] ??= {})[tool] ??= []).push({ run: first.run, rep: 1, secs: add('secs'), userS: add('userS'), sysS: add('sysS'),
+          cpuS: add('cpuS'), rssKiB: all.some((s) => s.rssKiB === null) ? null : Math.max(...all.map((s) => s.rssKiB)) });
       }
     }
   }
 
-  const order = ['copy', 'commit', 'push', 'commit+push', 'from-base', 'copy-1file', 'small-commit', 'small-commit-scratch',
-    'push-registry', 'commit+push-registry', 'push-registry-again', 'pull-registry', 'from-pulled', 'pull+from', 'startup', 'startup+ca'];
-  const cases = {};
-  for (const name of order) {
-    const derived = DERIVED[name];
-    if (derived ? !opt.cases.includes(name) : !recorded.has(name) && !['startup', 'startup+ca'].includes(name)) continue;
-    const inCase = (f) => (derived ? derived.includes(f.step) : f.step === name);
-    const failedRuns = {};
-    for (const f of failures.filter(inCase)) (failedRuns[f.tool] ??= new Set()).add(f.run);
-    if (!samples[name] && Object.keys(failedRuns).length === 0) continue;
+  // Per-call start-up, with and without NODE_EXTRA_CA_CERTS, against a small store.
+  let startup = null;
+  if (sel.has('startup')) startup = await measureStartup(opt, { node, cli: build.cli, base, tmpDir, caFile, w, run, tools });
+
+  const steps2 = {};
+  const recordsOf = (stepName) => (DERIVED[stepName] ? DERIVED[stepName] : [stepName]);
+  for (const name of [...ROWS.map((r) => r.step), 'copy-1file-1g']) {
+    if (!samples[name] && !failures.some((f) => STEPS.find((s) => s.name === f.step)?.records.some((r) => recordsOf(name).includes(r)))) continue;
     const toolsSum = {};
-    for (const t of [...new Set([...tools.map((t) => t.name), ...Object.keys(samples[name] ?? {})])]) {
+    for (const t of columns) {
       const s = samples[name]?.[t] ?? [];
-      if (s.length === 0 && !failedRuns[t]) continue;
-      toolsSum[t] = { ...summarise(s), failedRuns: failedRuns[t] ? [...failedRuns[t]] : [] };
+      const failedRuns = [...new Set(failures.filter((f) => f.tool === t && STEPS.find((x) => x.name === f.step)?.records.some((r) => recordsOf(name).includes(r))).map((f) => f.run))];
+      if (s.length === 0 && failedRuns.length === 0) continue;
+      toolsSum[t] = { ...summarise(s), failedRuns };
     }
     const ratio = {};
-    const tb = toolsSum.tbah?.median;
+    const b = toolsSum[columns.find((c) => c.startsWith('buildah-'))]?.median;
     for (const [tool, s] of Object.entries(toolsSum)) {
-      if (tool !== 'tbah' && typeof tb === 'number' && s.median > 0) ratio[tool] = Math.round((tb / s.median) * 1000) / 1000;
+      if (tool.startsWith('tbah-') && typeof s.median === 'number' && typeof b === 'number' && b > 0) ratio[tool] = Math.round((s.median / b) * 1000) / 1000;
     }
-    cases[name] = { tools: toolsSum, ratio };
+    steps2[name] = { tools: toolsSum, ratio };
   }
 
+  const fsFeatures = fsys.features;
   const results = {
-    schema: 1,
+    schema: 2,
     date: new Date().toISOString(),
     durationS: Math.round((Date.now() - t0) / 1000),
-    options: { runs: opt.runs, startupRuns: opt.startupRuns, cases: opt.cases, drivers: opt.drivers, quick: opt.quick,
-      withExtraCa: opt.withExtraCa, cpuProf: Boolean(opt.cpuProf) },
-    host: { ...hostInfo(), loadavgBefore: loadBefore, loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100) },
-    fs: { kind: fsys.kind, size: fsys.size },
-    tbah: { ...gitInfo(), bundleMtime: bundleMtime.toISOString(), distSha256: build.distSha256 },
-    buildah: haveBuildah ? { version: /Version:\s*(\S+)/.exec(buildahVersionText)?.[1] ?? null, drivers: buildahInfo } : null,
-    registry: registryInfo,
+    options: { runs: opt.runs, startupRuns: opt.startupRuns, repeat: opt.repeat, cases: opt.cases, drivers: opt.drivers,
+      buildahDrivers: opt.buildahDrivers, quick: opt.quick, withExtraCa: opt.withExtraCa, cpuProf: Boolean(opt.cpuProf) },
+    machine,
+    load: { before: loadBefore, during: load.stop(), after: Math.round(os.loadavg()[0] * 100) / 100 },
+    fs: { kind: fsys.kind, size: fsys.size, journal: fsFeatures ? fsFeatures.includes('has_journal') : null, features: fsFeatures,
+      mountOptions: fsys.mountOptions, loopDirectIo: fsys.loopDirectIo },
+    tbah: { ...gitInfo(), bundleMtime: statSync(bundle).mtime.toISOString(), distSha256: build.distSha256 },
+    buildah: { version: /Version:\s*(\S+)/.exec(buildahVersionText)?.[1] ?? null },
+    tools: toolInfo,
+    columns,
+    registry: { version: registryVersion, host: registry.host, images },
     env: { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null, caFileForStartup: caFile, BUILDAH_RUNTIME: 'runc' },
-    workload: { ...w.shape, entries: w.entries, dirs: w.dirs, bytes: w.bytes, sha256: w.sha256 },
-    cases,
+    workload: {
+      tree: { ...w.shape, entries: w.entries, dirs: w.dirs, bytes: w.bytes, sha256: w.sha256 },
+      fat: { layers: fatLayers.map(({ dir: _d, ...l }) => l), files: sum(fatLayers, 'files'), bytes: sum(fatLayers, 'bytes') },
+      big: { layers: bigLayers.map(({ dir: _d, ...l }) => l), files: sum(bigLayers, 'files'), bytes: sum(bigLayers, 'bytes') },
+      randomShare: RANDOM_SHARE,
+      busyboxSha256: bases.busyboxSha256,
+    },
+    floors,
+    steps: steps2,
+    startup,
     artifacts,
     failures,
     notes,
   };
   mkdirSync(path.dirname(opt.out), { recursive: true });
   writeFileSync(opt.out, JSON.stringify(results, null, 2) + '\n');
-
-  console.log(`tbah vs Buildah ${results.buildah?.version ?? '(absent)'} — ${opt.runs} run(s), ${fsys.kind}, workload ${w.entries} files / ${(w.bytes / 2 ** 20).toFixed(0)} MiB, ` +
-    `${os.cpus().length} CPUs, load ${results.host.loadavgBefore[0]} → ${results.host.loadavgAfter[0]}`);
-  console.log(formatTable(cases));
-  const described = describeArtifacts(artifacts);
-  if (described) console.log(described);
-  const traffic = describeRegistryTraffic(cases);
-  if (traffic) console.log(traffic);
-  for (const f of failures) console.log(`FAILED: run ${f.run} ${f.step} ${f.tool}: ${f.error.split('\n').slice(0, 2).join(' | ')}`);
-  for (const n of notes) console.log(`note: ${n}`);
-  console.log(`JSON: ${path.relative(process.cwd(), opt.out) || opt.out}`);
+  const md = renderMarkdown(results);
+  process.stdout.write(md);
+  if (opt.doc) {
+    writeFileSync(opt.doc, replaceSection(readFileSync(opt.doc, 'utf8'), md));
+    log(`bench: ${opt.doc} updated`);
+  }
+  log(`bench: JSON in ${path.relative(process.cwd(), opt.out) || opt.out}; ${Math.round((Date.now() - t0) / 1000)} s in all`);
   return 0;
 }
 
-/** What each tool wrote, from run 1: compression of stored and pushed layers, and their sizes. */
-async function recordArtifacts(artifacts, t, step, st, ctx) {
-  const a = (artifacts[t.name] ??= {});
-  try {
-    if (step === 'commit') a.commit = describeLayers(t.storedLayers('bench-big'));
-    if (step === 'push') a.push = describeLayers(layoutLayers(st.out));
-    if (step === 'small-commit') a.smallCommit = describeLayers(t.storedLayers('bench-small'));
-    if (step === 'push-registry') {
-      const m = await remoteManifest(ctx.registry.host, st.repo, 'latest');
-      a.pushRegistry = { mediaType: m.mediaType, digest: m.digest, layers: describeLayers(m.manifest.layers) };
+/**
+ * Commit the layer directories one by one (one layer each, --timestamp 0 so the bytes do not
+ * depend on the day) and push the fat base, then the 1 GiB base (the same 4 layers + the bulk
+ * ones), to the local registry. Returns their refs, digests and compressed sizes.
+ */
+async function pushBases(t, run, registry, fatLayers, extraLayers) {
+  const x = async (args) => (await run(t, args)).stdout.trim();
+  t.reset();
+  const ctr = await x(['from', 'scratch']);
+  const out = {};
+  const layers = [['fat', fatLayers], ['big', extraLayers]];
+  for (const [name, ls] of layers) {
+    for (const l of ls) {
+      await x(['copy', '-q', ctr, `${l.dir}/.`, '/']);
+      await x(['commit', '-q', '--timestamp', '0', ctr, `bench-${name}`]);
     }
-  } catch (err) {
-    a[`${step}Error`] = String(err.message);
+    const repoName = `bench/${name}`;
+    await x(['push', '-q', '--tls-verify=false', `bench-${name}`, `docker://${registry.host}/${repoName}:latest`]);
+    const m = await remoteManifest(registry.host, repoName, 'latest');
+    out[name] = { ref: `${registry.host}/${repoName}:latest`, digest: m.digest, mediaType: m.mediaType,
+      compressedBytes: m.manifest.layers.reduce((a, l) => a + l.size, 0), layers: describeLayers(m.manifest.layers) };
   }
+  t.reset();
+  return out;
 }
 
-function describeArtifacts(artifacts) {
-  const kind = (mt) => (mt.endsWith('+gzip') || mt.endsWith('.gzip') ? 'gzip' : mt.endsWith('+zstd') ? 'zstd' : 'uncompressed');
-  const one = (ls) => (ls ? ls.map((l) => `${kind(l.mediaType)} ${(l.size / 2 ** 20).toFixed(1)} MiB`).join(' + ') : '-');
-  const lines = ['layers written (run 1):'];
-  for (const [tool, a] of Object.entries(artifacts)) {
-    if (!a.commit && !a.push && !a.smallCommit && !a.pushRegistry) continue;
-    const parts = [`commit: ${one(a.commit)}`];
-    if (a.push) parts.push(`push: ${one(a.push)}`);
-    if (a.smallCommit) parts.push(`small commit: ${one(a.smallCommit)}`);
-    if (a.pushRegistry) parts.push(`push-registry: ${one(a.pushRegistry.layers)}`);
-    lines.push(`  ${tool.padEnd(16)} ${parts.join('; ')}`);
+async function measureStartup(opt, { node, cli, base, tmpDir, caFile, w, run, tools }) {
+  log('bench: per-call start-up…');
+  const tb = tools.find((t) => t.kind === 'tbah');
+  const bu = tools.find((t) => t.kind === 'buildah');
+  // A store with one image and one container, so containers/images/inspect have something to list.
+  const prep = async (t) => {
+    t.reset();
+    const c = containerName(await run(t, ['from', 'scratch']));
+    await run(t, ['copy', t.kind === 'tbah' ? '-q' : '-q', c, w.oneFile, '/added.txt']);
+    await run(t, ['commit', '-q', c, 'bench-startup']);
+  };
+  const cmds = [{ name: 'node -e 0', argv: [node, '-e', '0'] }];
+  if (bu) {
+    await prep(bu);
+    cmds.push({ name: 'buildah --version', argv: ['buildah', '--version'] }, { name: 'buildah containers', argv: bu.argv(['containers']), env: bu.env });
   }
-  return lines.length > 1 ? lines.join('\n') : '';
+  if (tb) {
+    await prep(tb);
+    for (const a of [['version'], ['containers'], ['images'], ['inspect', 'bench-startup']]) {
+      cmds.push({ name: `tbah ${a.join(' ')}`, argv: [node, cli, ...a], env: tb.env });
+    }
+  }
+  const variants = { plain: false, ...(caFile ? { ca: true } : {}) };
+  const out = {};
+  for (const [key, withCa] of Object.entries(variants)) {
+    const per = {};
+    const envOf = (c) => {
+      const env = { ...(c.env ?? process.env), TMPDIR: tmpDir };
+      if (withCa) env.NODE_EXTRA_CA_CERTS = caFile; else delete env.NODE_EXTRA_CA_CERTS;
+      return env;
+    };
+    for (const c of cmds) await measure(c.argv, { env: envOf(c), tmpDir }); // warm the page cache
+    for (let r = 1; r <= opt.startupRuns; r++) {
+      for (const c of rotate(cmds, r - 1)) {
+        const { stdout: _drop, ...s } = await measure(c.argv, { env: envOf(c), tmpDir });
+        (per[c.name] ??= []).push({ run: r, ...s });
+      }
+    }
+    out[key] = Object.fromEntries(Object.entries(per).map(([k, v]) => [k, summarise(v)]));
+  }
+  if (tb) tb.reset();
+  if (bu) bu.reset();
+  return { runs: opt.startupRuns, caFile, commands: cmds.map((c) => c.name), variants: out };
+}
+
+/** What each tool wrote in run 1: the stored layers of the tree commit (tbah gzips at commit, Buildah does not). */
+function recordArtifacts(artifacts, t, step) {
+  if (step !== 'commit') return;
+  try {
+    (artifacts[t.name] ??= {}).commit = describeLayers(t.storedLayers('bench-app'));
+  } catch (err) {
+    (artifacts[t.name] ??= {}).commitError = String(err.message);
+  }
 }
 
 const MiB = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 /** One command's registry traffic, from the access log. */
 function describeTraffic(t) {
   const parts = [];
-  if (t.uploaded) parts.push(`${t.uploaded} uploaded (${MiB(t.uploadedBytes)}, ${t.uploadChunks} PATCH)`);
+  if (t.uploaded) parts.push(`${t.uploaded} uploaded (${MiB(t.uploadedBytes)})`);
   if (t.mounted) parts.push(`${t.mounted} mounted`);
-  if (t.present) parts.push(`${t.present} already there`);
+  if (t.present) parts.push(`${t.present} there`);
   if (t.fetched) parts.push(`${t.fetched} fetched (${MiB(t.fetchedBytes)})`);
-  return `blobs: ${parts.join(', ') || 'none'}; ${t.requests} requests`;
-}
-
-/** Registry traffic per tool and case, when it was the same in every run (else every run's). */
-function describeRegistryTraffic(cases) {
-  const lines = ['registry traffic (access log):'];
-  for (const [name, c] of Object.entries(cases)) {
-    for (const [tool, s] of Object.entries(c.tools)) {
-      const ts = s.samples.filter((x) => x.registry).map((x) => describeTraffic(x.registry));
-      if (ts.length === 0) continue;
-      const same = ts.every((x) => x === ts[0]);
-      lines.push(`  ${name.padEnd(20)} ${tool.padEnd(16)} ${same ? ts[0] : ts.map((x, i) => `run ${i + 1}: ${x}`).join(' | ')}`);
-    }
-  }
-  return lines.length > 1 ? lines.join('\n') : '';
-}
-
-/**
- * The image every tool pulls, pushed once before the runs (untimed) by tbah from the same workload
- * (from scratch, copy, commit, push), so all pull identical bytes. tbah's store is emptied after.
- */
-async function preparePullSource(t, ctx, tmpDir) {
-  const x = (args) => measure(t.argv(args), { env: t.env, tmpDir });
-  t.reset();
-  const ctr = containerName(await x(['from', 'scratch']));
-  await x(['copy', ctr, ctx.w.src, '/data']);
-  await x(['commit', ctr, 'bench-pull-src']);
-  const repo = 'bench/pull-src';
-  await x(['push', '--tls-verify=false', 'bench-pull-src', `docker://${ctx.registry.host}/${repo}:latest`]);
-  t.reset();
-  const m = await remoteManifest(ctx.registry.host, repo, 'latest');
-  return { ref: `${ctx.registry.host}/${repo}:latest`, pushedBy: 'tbah', digest: m.digest, mediaType: m.mediaType,
-    layers: describeLayers(m.manifest.layers) };
+  return `blobs: ${parts.join(', ') || 'none'}; ${t.requests} req`;
 }
 
 main().then((code) => { process.exitCode = code; }, (err) => {

@@ -1,4 +1,4 @@
-// Summaries (min/median/max) and the table printed to stdout.
+// Summaries (min/median/max) of a tool's samples in one step.
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -22,30 +22,4 @@ export function summarise(samples) {
     rssMaxKiB: rss.length ? Math.max(...rss) : null,
     samples,
   };
-}
-
-const fmtS = (x) => (x === null || x === undefined ? '-' : x < 10 ? x.toFixed(3) : x.toFixed(2));
-const fmtMiB = (kib) => (kib === null || kib === undefined ? '-' : `${Math.round(kib / 1024)} MiB`);
-
-/**
- * Rows: case, tool, n, min, median, max, CPU median, peak RSS, and for every tool but tbah the
- * ratio tbah median / that tool's median (below 0.5 meets the "under half" target).
- */
-export function formatTable(cases) {
-  const header = ['case', 'tool', 'n', 'min s', 'median s', 'max s', 'cpu s', 'peak RSS', 'tbah/this'];
-  const rows = [];
-  for (const [name, c] of Object.entries(cases)) {
-    let first = true;
-    for (const [tool, s] of Object.entries(c.tools)) {
-      const ratio = c.ratio?.[tool];
-      const failed = s.failedRuns?.length ? ` (${s.failedRuns.length} failed)` : '';
-      rows.push([first ? name : '', tool + failed, String(s.n), fmtS(s.min), fmtS(s.median), fmtS(s.max), fmtS(s.cpuMedian),
-        fmtMiB(s.rssMaxKiB), ratio === undefined || ratio === null ? '' : ratio.toFixed(2)]);
-      first = false;
-    }
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const right = new Set([2, 3, 4, 5, 6, 7, 8]);
-  const line = (r) => r.map((v, i) => (right.has(i) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -6,17 +6,23 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:f
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+/** Every mount of this process's namespace: { mountPoint, fsType, source, superOptions }, oldest first. */
+export function readMounts() {
+  const unescape = (x) => x.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  const out = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const f = line.slice(0, sep).split(' ');
+    const [fsType, source, superOptions] = line.slice(sep + 3).split(' ');
+    out.push({ mountPoint: unescape(f[4]), options: f[5], fsType, source: unescape(source ?? ''), superOptions: unescape(superOptions ?? '') });
+  }
+  return out;
+}
+
 /** Mount points at or below `dir`, deepest first (so they can be unmounted in order). */
 export function mountsUnder(dir) {
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  const unescape = (s) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  const out = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5) continue;
-    const mp = unescape(f[4]);
-    if (mp === dir || mp.startsWith(dir + '/')) out.push(mp);
-  }
+  const out = readMounts().map((m) => m.mountPoint).filter((mp) => mp === dir || mp.startsWith(dir + '/'));
   // Later lines are newer mounts; deeper paths must go first as well.
   return out.reverse().sort((a, b) => b.split('/').length - a.split('/').length);
 }
@@ -33,6 +39,23 @@ export function unmountBelow(dir) {
 }
 
 /**
+ * Unmount everything below `dir` and every mount elsewhere whose source or options name a path
+ * under it (an overlay mounted outside its store, with lowerdir/upperdir inside). Newest first.
+ */
+export function unmountReferencing(dir) {
+  const inside = (p) => p === dir || p.startsWith(dir + '/');
+  const mentions = (m) => m.source.split(/[,:=]/).some(inside) || m.superOptions.split(/[,:=]/).some(inside);
+  const targets = readMounts().filter((m) => (inside(m.mountPoint) && m.mountPoint !== dir) || (!inside(m.mountPoint) && mentions(m)));
+  const errors = [];
+  for (const m of targets.reverse().sort((a, b) => b.mountPoint.split('/').length - a.mountPoint.split('/').length)) {
+    if (!readMounts().some((x) => x.mountPoint === m.mountPoint)) continue; // went with its parent
+    const e = umount(m.mountPoint);
+    if (e) errors.push(e);
+  }
+  return errors;
+}
+
+/**
  * Create and mount the benchmark file system. `kind` is 'tmpfs' or 'ext4'; `size` like '8g'.
  * Returns { dir, kind, size, teardown() }; teardown is synchronous and idempotent, so it can run
  * from an 'exit' handler too.
@@ -41,6 +64,7 @@ export function createScratchFs(kind, size) {
   const base = mkdtempSync(path.join(os.tmpdir(), 'tbah-bench-'));
   const dir = path.join(base, 'fs');
   let image;
+  let features = null;
   let mounted = false;
   let done = false;
   const run = (cmd, args) => {
@@ -53,7 +77,7 @@ export function createScratchFs(kind, size) {
     done = true;
     const errors = [];
     if (mounted) {
-      errors.push(...unmountBelow(dir));
+      errors.push(...unmountReferencing(dir));
       const e = umount(dir);
       if (e) errors.push(e);
     }
@@ -69,8 +93,11 @@ export function createScratchFs(kind, size) {
     } else if (kind === 'ext4') {
       image = path.join(base, 'ext4.img');
       run('truncate', ['-s', size, image]);
+      // mkfs.ext4's defaults include a journal (has_journal); mounted with the default data=ordered.
       run('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image]);
       run('mount', ['-o', 'loop', image, dir]);
+      const d = spawnSync('dumpe2fs', ['-h', image], { encoding: 'utf8' });
+      features = /Filesystem features:\s*(.*)/.exec(d.stdout ?? '')?.[1]?.trim().split(/\s+/) ?? null;
     } else {
       throw new Error(`--fs ${kind}: expected tmpfs or ext4`);
     }
@@ -79,5 +106,13 @@ export function createScratchFs(kind, size) {
     teardown();
     throw err;
   }
-  return { dir, kind, size, teardown };
+  const mount = readMounts().filter((m) => m.mountPoint === dir).at(-1);
+  // A loop device reads and writes its image through the host's page cache unless direct I/O is on.
+  let loopDirectIo = null;
+  const loop = /^\/dev\/(loop\d+)$/.exec(mount?.source ?? '');
+  if (loop) {
+    try { loopDirectIo = readFileSync(`/sys/block/${loop[1]}/loop/dio`, 'utf8').trim() === '1'; } catch { /* older kernel */ }
+  }
+  return { dir, kind, size, image: image ?? null, backingDir: base, features,
+    mountOptions: mount ? `${mount.options},${mount.superOptions}` : null, source: mount?.source ?? null, loopDirectIo, teardown };
 }

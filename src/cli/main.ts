@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
   const program = new Command('tbah')
     .description('Build container images from scripts: persisted working containers, explicit layers, no daemon.')
     .option('--root <dir>', 'store root (default: $TBAH_ROOT, /var/lib/tbah, or ~/.local/share/tbah)')
+    .option('--storage-driver <driver>', 'rootfs driver of new containers: overlay (default as root) or dir (default otherwise; $TBAH_STORAGE_DRIVER)')
     .version(VERSION, '-v, --version', 'print the version')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)

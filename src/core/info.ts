@@ -31,7 +31,8 @@ export async function storeInfo(store: Store): Promise<Record<string, unknown>> 
     },
     store: {
       GraphRoot: store.root,
-      GraphDriverName: 'dir',
+      // The driver new containers get (each container keeps the one it was made with).
+      GraphDriverName: await (await import('./driver/index.js')).chooseDriver(store).catch(() => 'dir'),
       ImageStore: { number: images.length },
       ContainerStore: { number: containers.length },
     },

@@ -9,12 +9,13 @@ declare module 'fs-native-extensions' {
   export function setAttr(fd: number, name: string, value: Buffer | string): Promise<void>;
   export function setAttrSync(fd: number, name: string, value: Buffer | string): void;
   export function removeAttr(fd: number, name: string): Promise<void>;
+  export function removeAttrSync(fd: number, name: string): void;
   export function listAttrs(fd: number): Promise<string[]>;
   export function listAttrsSync(fd: number): string[];
   const _default: {
     tryLock: typeof tryLock; waitForLock: typeof waitForLock; unlock: typeof unlock;
     getAttr: typeof getAttr; getAttrSync: typeof getAttrSync; setAttr: typeof setAttr; setAttrSync: typeof setAttrSync;
-    removeAttr: typeof removeAttr; listAttrs: typeof listAttrs; listAttrsSync: typeof listAttrsSync;
+    removeAttr: typeof removeAttr; removeAttrSync: typeof removeAttrSync; listAttrs: typeof listAttrs; listAttrsSync: typeof listAttrsSync;
   };
   export default _default;
 }

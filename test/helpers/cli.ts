@@ -62,8 +62,23 @@ export class Sandbox {
   }
 
   cleanup(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    removeTestDir(this.dir);
   }
+}
+
+/**
+ * Remove a test directory holding a store: overlay containers left mounted by a
+ * test are detached first (rm -rf must never walk into a live mount).
+ */
+export function removeTestDir(dir: string): void {
+  let info = '';
+  try { info = readFileSync('/proc/self/mountinfo', 'utf8'); } catch { /* no mounts to mind */ }
+  const points = info.split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) spawnSync('umount', ['-l', p]);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** A fingerprint of a directory tree (names, types, sizes, modes, contents) to prove "unchanged". */

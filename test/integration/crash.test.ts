@@ -153,3 +153,30 @@ describe('crash safety: kill -9 anywhere', () => {
     assert.deepEqual(readdirSync(path.join(sb.store, 'containers')).filter((x) => x.startsWith('.')), []);
   });
 });
+
+describe('corrupt store content is refused, never used', () => {
+  const sb = new Sandbox();
+  after(() => sb.cleanup());
+
+  test('a flipped byte in a layer blob makes from fail with exit 125 and a clear message', async () => {
+    const { readFileSync, writeFileSync: wf } = await import('node:fs');
+    const c = sb.ok(['from', 'scratch']);
+    wf(sb.path('payload'), randomBytes(3 << 20));
+    sb.ok(['copy', c, 'payload', '/payload']);
+    sb.ok(['commit', '--rm', c, 'victim:1']);
+    const layer = (JSON.parse(sb.ok(['inspect', '--format', '{{.Manifest}}', 'victim:1'])) as { layers: { digest: string }[] }).layers[0]!.digest;
+    const file = path.join(sb.store, 'blobs', 'sha256', layer.slice(7));
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    wf(file, bytes);
+    // Every read of the blob checks it: a from that unpacks it (the dir driver; the overlay
+    // driver already holds this layer unpacked from the commit) and a push.
+    const r = sb.run(['from', '--storage-driver', 'dir', 'victim:1']);
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, /^tbah: .*(does not match its content|could not be decompressed)/);
+    assert.equal(sb.ok(['containers', '--quiet']), '');
+    const p = sb.run(['push', 'victim:1', `oci-archive:${sb.path('victim.tar')}`]);
+    assert.equal(p.status, 125, p.stderr);
+    assert.match(p.stderr, /does not match its content/);
+  });
+});

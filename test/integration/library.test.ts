@@ -1,12 +1,13 @@
 /** tbah as a TypeScript library: the same workflow as the CLI, typed, with no process per step. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import {
   Store, TbahError, type TransferEvent, commitContainer, configureContainer, copyIntoContainer, createContainer, listImages, pullImage, pushImage,
 } from '../../src/index.js';
+import { removeTestDir } from '../helpers/cli.js';
 import { startRegistry } from '../helpers/registry.js';
 import { validateOciLayout } from '../helpers/validate.js';
 
@@ -31,7 +32,7 @@ test('Store + createContainer + copy + config + commit + push, from TypeScript',
     assert.equal(v.configDigest, r.id);
     await assert.rejects(createContainer(store, { image: 'nope:1', pull: 'never' }), (e: unknown) => e instanceof TbahError && e.code === 'not-found');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeTestDir(dir);
   }
 });
 
@@ -57,6 +58,6 @@ test('pushImage to a registry and pullImage into another store, with progress ev
     assert.deepEqual(rec.names, [`${reg.host}/lib/app:2`]);
   } finally {
     await reg.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeTestDir(dir);
   }
 });

@@ -249,7 +249,7 @@ for (const isolation of ['oci', 'chroot'] as const) {
         child.kill('SIGINT');
         assert.equal(await exited, 130, stderr);
         assert.deepEqual(readdirSync(tmp), [], 'the bundle is gone');
-        assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(rootfs), 'no mounts under the rootfs');
+        assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(rootfs + '/'), 'no mounts under the rootfs');
         assert.deepEqual(runcState().filter((n) => n.startsWith(`tbah-${id.slice(0, 12)}`)), [], 'no runc state');
         assert.equal(treeFingerprint(rootfs), before, 'the rootfs is as it was');
       } finally {
@@ -268,7 +268,9 @@ for (const isolation of ['oci', 'chroot'] as const) {
         const child = spawn(process.execPath, [tbahBin, 'run', '-v', `${gate}:/gate`, '--mount', 'type=tmpfs,target=/scratch', '--secret', `id=k,src=${path.join(gate, 'k')}`, c, '--',
           'sh', '-c', 'touch /gate/started; while [ ! -e /gate/go ]; do sleep 0.05; done; touch /gate/finished'], { env: tenv, stdio: 'ignore' });
         const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-        await until(() => existsSync(path.join(gate, 'started')));
+        // The runtime writes its pid file a moment after the command starts: wait for both.
+        await until(() => existsSync(path.join(gate, 'started'))
+          && readdirSync(tmp).some((n) => n.startsWith('tbah-run-') && existsSync(path.join(tmp, n, 'pid')) && readFileSync(path.join(tmp, n, 'pid'), 'utf8').trim() !== ''));
         const bundle = readdirSync(tmp).find((n) => n.startsWith('tbah-run-'))!;
         const pid = Number(readFileSync(path.join(tmp, bundle, 'pid'), 'utf8'));
         child.kill('SIGKILL');

@@ -116,7 +116,7 @@ describe('applyLayer: content and metadata', () => {
         header: h({ name: 'ping', type: 'file', mode: 0o4755, size: 2, xattrs: new Map([['security.capability', Buffer.from('0100000200200000000000000000000000000000', 'hex')], ['user.bin', BIN]]) }),
         source: Buffer.from('ok'),
       },
-      { header: h({ name: 'xd', type: 'dir', xattrs: new Map([['user.dirattr', BIN], ['trusted.overlay.x', Buffer.from('y')]]) }) },
+      { header: h({ name: 'xd', type: 'dir', xattrs: new Map([['user.dirattr', BIN], ['trusted.tbah.x', Buffer.from('y')]]) }) },
       file('big', 'z'.repeat(3_000_000)),
     ]);
     assert.deepEqual(warnings, []);
@@ -152,7 +152,7 @@ describe('applyLayer: content and metadata', () => {
     assert.deepEqual(await getXattr(path.join(root, 'ping'), 'user.bin'), BIN);
     assert.equal((await getXattr(path.join(root, 'ping'), 'security.capability'))?.toString('hex'), '0100000200200000000000000000000000000000');
     assert.deepEqual(await getXattr(path.join(root, 'xd'), 'user.dirattr', constants.O_RDONLY | constants.O_DIRECTORY), BIN);
-    assert.equal((await getXattr(path.join(root, 'xd'), 'trusted.overlay.x', constants.O_RDONLY | constants.O_DIRECTORY))?.toString(), 'y');
+    assert.equal((await getXattr(path.join(root, 'xd'), 'trusted.tbah.x', constants.O_RDONLY | constants.O_DIRECTORY))?.toString(), 'y');
     assert.equal((await readFile(path.join(root, 'big'))).length, 3_000_000);
   });
 

@@ -6,8 +6,6 @@ import { formatOption } from './shared.js';
 import { out } from '../output.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
 
-const TRANSPORT = /^(oci:|oci-archive:|docker-archive:|docker:\/\/)/;
-
 export function register(program: Command): void {
   const cmd = program.command('commit')
     .description('write the container\'s changes as one new layer and an image; prints the image ID')
@@ -24,44 +22,26 @@ export function register(program: Command): void {
   addRegistryFlags(cmd);
   cmd.action(async (container: string, image: string | undefined, rest: string[], o: RegistryFlags & { format?: 'oci' | 'docker'; squash?: boolean; rm?: boolean; timestamp?: number; iidfile?: string; omitHistory?: boolean }, c: Command) => {
     const { commitContainer } = await import('../../core/ops/commit.js');
-    const { checkPushTarget, pushImage } = await import('../../core/ops/push.js');
-    const { removeIfUnnamed } = await import('../../core/ops/manage.js');
     noExtraArgs(rest);
     const sde = process.env.SOURCE_DATE_EPOCH;
     if (sde !== undefined && sde !== '' && (!/^\d+$/.test(sde) || Number(sde) > MAX_TIME_SECONDS)) {
       throw new TbahError('invalid-argument', `SOURCE_DATE_EPOCH=${sde}: not a number of seconds`, { hint: 'unset it, or set it to seconds since the epoch' });
     }
     const store = await getStore(c);
-    const toTransport = image !== undefined && TRANSPORT.test(image);
     const format = o.format ?? (process.env.BUILDAH_FORMAT === 'docker' ? 'docker' as const : undefined);
-    if (toTransport) checkPushTarget(image!, format); // before anything changes
     const registry = await registryOptions(o); // a bad --creds fails before the commit
     if (o.iidfile) await checkUserFile(o.iidfile, 'writing --iidfile'); // so does an unwritable --iidfile
     const r = await commitContainer(store, {
       container,
-      ...(image !== undefined && !toTransport ? { image } : {}),
+      ...(image !== undefined ? { image } : {}),
       ...(format ? { format } : {}),
       ...(o.squash ? { squash: true } : {}),
       ...(o.rm ? { rm: true } : {}),
       ...(o.timestamp !== undefined ? { timestamp: o.timestamp } : {}),
       ...(sde ? { sourceDateEpoch: Number(sde) } : {}),
       ...(o.omitHistory ? { omitHistory: true } : {}),
+      registry,
     });
-    if (toTransport) {
-      // Like Buildah, a transport destination gets the image; the store keeps no unnamed copy.
-      try {
-        await pushImage(store, { image: r.manifestDigest, dest: image!, ...registry, ...(format ? { format } : {}) });
-      } catch (err) {
-        // The commit itself happened: keep the image and say how to finish.
-        if (err instanceof TbahError) {
-          throw new TbahError(err.code, `committed as ${r.id.slice(7, 19)}, but writing ${image} failed: ${err.message}`, {
-            hint: `fix the cause, then \`tbah push ${r.id.slice(7, 19)} ${image}\`${err.hint ? `; ${err.hint}` : ''}`, cause: err,
-          });
-        }
-        throw err;
-      }
-      await removeIfUnnamed(store, r.manifestDigest);
-    }
     if (o.iidfile) await writeUserFile(o.iidfile, r.id, 0o644, 'writing --iidfile');
     else out(r.id.slice(7));
   });

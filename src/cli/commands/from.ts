@@ -41,6 +41,7 @@ export function register(program: Command): void {
         ...(o.name !== undefined ? { name: o.name } : {}),
         ...(o.suffix !== undefined ? { suffix: o.suffix } : {}),
         ...(o.format ? { format: o.format } : process.env.BUILDAH_FORMAT === 'docker' ? { format: 'docker' as const } : {}),
+        ...(c.optsWithGlobals().storageDriver !== undefined ? { storageDriver: c.optsWithGlobals().storageDriver as string } : {}),
       });
       view.finish();
       if (o.cidfile) {

@@ -21,7 +21,11 @@ import * as version from './version.js';
 export function registerCommands(program: Command): void {
   for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rm, rmi, login, version]) m.register(program);
   // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
-  for (const c of program.commands) c.passThroughOptions().option('--root <dir>', 'store root (also accepted before the command)');
+  for (const c of program.commands) {
+    c.passThroughOptions()
+      .option('--root <dir>', 'store root (also accepted before the command)')
+      .option('--storage-driver <driver>', 'rootfs driver of new containers: overlay or dir (also accepted before the command)');
+  }
   // `run` is the exception: everything after the container name is the command.
   program.hook('preAction', (_program, action) => {
     if (action.name() !== 'run') checkFlagOrder(action.args);

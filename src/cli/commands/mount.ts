@@ -9,12 +9,12 @@ export function register(program: Command): void {
     .argument('[containers...]')
     .option('--json', 'print JSON')
     .action(async (names: string[], o: { json?: boolean }, cmd: Command) => {
-      const { listContainers, mountContainer } = await import('../../core/ops/manage.js');
+      const { listContainers, mountContainer, mountPointOf } = await import('../../core/ops/manage.js');
       const store = await getStore(cmd);
       const rows: { container: string; mountPoint: string }[] = [];
       let failure: unknown;
       if (names.length === 0) {
-        for (const c of await listContainers(store)) if (c.mounted) rows.push({ container: c.name, mountPoint: store.containers.rootfs(c.id) });
+        for (const c of await listContainers(store)) if (c.mounted) rows.push({ container: c.name, mountPoint: mountPointOf(store, c) });
       } else {
         for (const n of names) {
           try {
@@ -32,7 +32,7 @@ export function register(program: Command): void {
     });
 
   program.command('umount').alias('unmount')
-    .description('mark containers as not mounted (their files stay, as the rootfs is a plain directory)')
+    .description('stop showing containers\' root file systems (overlay: unmount; dir: only marks them, the directory stays)')
     .argument('[containers...]')
     .option('-a, --all', 'all mounted containers')
     .action(async (names: string[], o: { all?: boolean }, cmd: Command) => {

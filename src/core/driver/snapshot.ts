@@ -25,6 +25,16 @@ export function sameStat(a: StatTuple, b: StatTuple): boolean {
   return true;
 }
 
+/**
+ * A directory is unchanged when its own metadata is (owner, mode, mtime):
+ * entries made and removed again (a run's mount points, whose directory's
+ * times are put back afterwards) leave only its ctime and size moved, and
+ * what it holds is compared entry by entry anyway.
+ */
+export function sameDirStat(a: StatTuple, b: StatTuple): boolean {
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[5] === b[5];
+}
+
 export interface WalkEntry {
   /** Path relative to the root, '/'-separated, no leading '/'. */
   rel: string;

@@ -38,6 +38,26 @@ export interface ApplyOptions {
    * into a container); what would be removed is moved aside instead.
    */
   undo?: UndoLog;
+  /**
+   * Unpack the layer alone into an empty directory that overlayfs will stack
+   * over the layers below (the overlay driver), instead of applying it onto
+   * their merged tree: whiteouts become overlay whiteouts, not deletions.
+   */
+  overlay?: OverlayTarget;
+}
+
+/** What the applier needs to unpack one layer in overlayfs's on-disk form. */
+export interface OverlayTarget {
+  /** Make an overlay whiteout (a 0/0 character device) at `abs`. */
+  makeWhiteout(abs: string): void;
+  /** `trusted.overlay.opaque` as root, `user.overlay.opaque` in a user namespace. */
+  opaqueXattr: string;
+  /**
+   * The path as the layers below show it (whiteouts and opaque directories
+   * honoured), for directories this layer implies without listing them and
+   * hardlinks to files below. Null when absent.
+   */
+  lower(rel: string): { path: string; st: fs.Stats } | null;
 }
 
 export interface ApplyStats {
@@ -55,6 +75,9 @@ const WRITE_BATCH = 1024 * 1024;
 const SMALL_FILE = 1024 * 1024;
 
 const run = promisify(execFile);
+
+/** overlayfs's own markers: a layer from outside must never set them (they would steer the mount). */
+const isOverlayXattr = (name: string): boolean => name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
 
 
 /** Apply the layer tar `tar` onto `root`. */
@@ -110,6 +133,9 @@ class Applier {
   private readonly ancestors = new Set<string>();
   private readonly dirs = new Map<string, DeferredDir>();
   private readonly undo: UndoLog | undefined;
+  private readonly overlay: OverlayTarget | undefined;
+  /** Overlay mode: whiteout devices this layer made (an entry of the same name later replaces one). */
+  private readonly whiteouts = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -118,6 +144,7 @@ class Applier {
     this.warn = opts.onWarning ?? (() => {});
     this.chown = opts.ownership === 'chown';
     this.undo = opts.undo;
+    this.overlay = opts.overlay;
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
@@ -190,7 +217,13 @@ class Applier {
     let abs = this.dirCache.get(dirRel);
     if (abs === undefined) {
       if (this.undo) await this.noteMissingParents(dirRel);
+      const replaced: string[] = [];
+      const implied = this.overlay ? this.missingDirs(dirRel, replaced) : [];
       abs = await mkdirAllInRoot(this.root, dirRel, 0o755);
+      for (const rel of implied) {
+        if (replaced.includes(rel)) this.setOpaque(path.join(this.root, rel));
+        else this.impliedDir(rel);
+      }
       this.dirCache.set(dirRel, abs);
     }
     return abs;
@@ -206,6 +239,44 @@ class Applier {
         return;
       }
     }
+  }
+
+  /**
+   * Overlay mode: the components of `dirRel` not in this layer's directory yet
+   * (lexically, outermost first). A whiteout this layer made there is taken
+   * away and named in `replaced`: the directory replaces what it deleted.
+   */
+  private missingDirs(dirRel: string, replaced: string[]): string[] {
+    const parts = dirRel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const rel = parts.slice(0, i).join('/');
+      const abs = path.join(this.root, rel);
+      const st = lstatOrNull(abs);
+      if (st !== null && !st.isDirectory() && this.whiteouts.delete(abs)) {
+        fs.unlinkSync(abs);
+        replaced.push(rel);
+      } else if (st !== null) {
+        if (!st.isDirectory()) return []; // a symlink or file of this layer: mkdirAllInRoot decides
+        continue;
+      }
+      return parts.slice(i - 1).map((_, j) => parts.slice(0, i + j).join('/'));
+    }
+    return [];
+  }
+
+  /**
+   * Overlay mode: a directory this layer implies without listing it shadows the
+   * same directory below, so it takes that one's owner, mode and time (a layer
+   * holding `tmp/x` but no `tmp/` must not turn /tmp from 1777 into 0755).
+   */
+  private impliedDir(rel: string): void {
+    const abs = path.join(this.root, rel);
+    const st = lstatOrNull(abs);
+    if (st === null || !st.isDirectory()) return;
+    const below = this.overlay!.lower(rel);
+    if (below === null || !below.st.isDirectory()) return;
+    if (this.chown) fs.lchownSync(abs, below.st.uid, below.st.gid);
+    this.dirs.set(abs, { mode: below.st.mode & 0o7777, mtime: Math.floor(below.st.mtimeMs / 1000), generation: this.generation });
   }
 
   private markWritten(abs: string): void {
@@ -229,6 +300,7 @@ class Applier {
   /** Run `make`; if something already stands at `abs`, remove it and run `make` again. */
   private create<T>(abs: string, make: () => T): T {
     let made: T;
+    this.whiteouts.delete(abs);
     try {
       made = make();
     } catch (err) {
@@ -263,6 +335,7 @@ class Applier {
         fs.closeSync(fd);
       }
     } else {
+      this.whiteouts.delete(abs);
       const fh = await open(abs, flags, 0o600).catch(async (err: unknown) => {
         if (!isErrno(err, 'EEXIST')) throw err;
         this.remove(abs, fs.lstatSync(abs));
@@ -312,7 +385,19 @@ class Applier {
         this.undo?.created(abs);
       }
     }
+    // A directory deleted and made again by this layer hides what was below it.
+    if (this.whiteouts.delete(abs)) this.setOpaque(abs);
     this.dirMeta(abs, h);
+  }
+
+  /** Overlay mode: mark a directory opaque (the layers below contribute nothing to it). */
+  private setOpaque(abs: string): void {
+    const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    try {
+      nativeFs().setAttrSync(fd, this.overlay!.opaqueXattr, Buffer.from('y'));
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   private dirMeta(abs: string, h: TarHeader): void {
@@ -332,6 +417,10 @@ class Applier {
 
   private xattrs(fd: number, h: TarHeader): void {
     for (const [name, value] of h.xattrs!) {
+      if (isOverlayXattr(name)) {
+        this.warn(`xattr '${name}' of '${h.name}' was not applied (overlayfs's own marker)`);
+        continue;
+      }
       try {
         nativeFs().setAttrSync(fd, name, value);
       } catch (err) {
@@ -352,10 +441,33 @@ class Applier {
     // The target's own final component is not followed: link(2) links a symlink itself, too.
     const target = await resolveInRoot(this.root, targetRel, { followFinal: false });
     const st = lstatOrNull(target);
+    if (st === null && this.overlay) return this.copyFromBelow(abs, targetRel, h);
     if (st === null) throw unsafePath(`hardlink '${h.name}' points to '${h.linkname}', which does not exist inside the root`);
     if (st.isDirectory()) throw unsafePath(`hardlink '${h.name}' points to the directory '${h.linkname}'`);
     if (target === abs) return false;
     this.create(abs, () => fs.linkSync(target, abs));
+    return true;
+  }
+
+  /**
+   * Overlay mode: a hardlink to a file of a layer below cannot share its inode
+   * across layer directories, so it becomes a copy (content, owner, mode, time).
+   */
+  private copyFromBelow(abs: string, targetRel: string, h: TarHeader): boolean {
+    const below = this.overlay!.lower(targetRel);
+    if (below === null) throw unsafePath(`hardlink '${h.name}' points to '${h.linkname}', which does not exist inside the root`);
+    if (below.st.isDirectory()) throw unsafePath(`hardlink '${h.name}' points to the directory '${h.linkname}'`);
+    if (below.st.isSymbolicLink()) {
+      const link = fs.readlinkSync(below.path);
+      this.create(abs, () => fs.symlinkSync(link, abs));
+      if (this.chown) fs.lchownSync(abs, below.st.uid, below.st.gid);
+      return true;
+    }
+    if (!below.st.isFile()) throw unsafePath(`hardlink '${h.name}' points to '${h.linkname}', a ${below.st.isFIFO() ? 'FIFO' : 'device'} of a lower layer`);
+    this.create(abs, () => fs.copyFileSync(below.path, abs, fs.constants.COPYFILE_EXCL));
+    if (this.chown) fs.lchownSync(abs, below.st.uid, below.st.gid);
+    fs.chmodSync(abs, below.st.mode & 0o7777);
+    fs.utimesSync(abs, below.st.mtime, below.st.mtime);
     return true;
   }
 
@@ -400,6 +512,10 @@ class Applier {
   }
 
   private async whiteout(dirRel: string, base: string, name: string): Promise<void> {
+    if (this.overlay) {
+      await this.overlayWhiteout(dirRel, base, name);
+      return;
+    }
     if (base === OPAQUE) {
       const dir = dirRel === '' ? this.root : await resolveInRoot(this.root, dirRel);
       if (lstatOrNull(dir)?.isDirectory() === true) this.removeLower(dir);
@@ -418,6 +534,34 @@ class Applier {
     if (st === null || this.written.has(abs)) return;
     if (st.isDirectory() && this.ancestors.has(abs)) this.removeLower(abs);
     else this.remove(abs, st);
+  }
+
+  /**
+   * Overlay mode: nothing below is touched; the markers overlayfs reads are
+   * made instead. Entries of this layer still win over its whiteouts, in
+   * whatever order the tar lists them.
+   */
+  private async overlayWhiteout(dirRel: string, base: string, name: string): Promise<void> {
+    if (base === OPAQUE) {
+      this.setOpaque(await this.parentDir(dirRel));
+      return;
+    }
+    if (base.startsWith(`${WH}${WH}`)) {
+      this.warn(`ignoring AUFS metadata entry '${name}'`);
+      return;
+    }
+    const victim = base.slice(WH.length);
+    if (victim === '' || victim === '.' || victim === '..') throw unsafePath(`whiteout '${name}' names no file`);
+    const abs = path.join(await this.parentDir(dirRel), victim);
+    if (this.written.has(abs)) return;
+    const st = lstatOrNull(abs);
+    if (st !== null && st.isDirectory() && this.ancestors.has(abs)) {
+      this.setOpaque(abs); // deleted below, then filled by this layer
+      return;
+    }
+    if (st !== null) this.remove(abs, st);
+    this.overlay!.makeWhiteout(abs);
+    this.whiteouts.add(abs);
   }
 
   /** Remove every child of `dir` that this layer did not write (an opaque directory hides all lower content). */

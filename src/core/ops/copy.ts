@@ -25,7 +25,9 @@ import type { Store } from '../store/store.js';
 import { removeTree } from '../util/fsx.js';
 import { UndoLog } from '../layer/undo.js';
 import { byteCompare } from '../driver/snapshot.js';
-import { unpackLayers } from './from.js';
+import { containerDriver } from '../driver/index.js';
+import { unpackLayers } from '../driver/dir.js';
+import type { ContainerState } from '../store/containers.js';
 import { type ResolveOptions, resolveImage } from './import.js';
 import { type Owner, resolveOwner } from './users.js';
 import { chain } from '../util/streams.js';
@@ -70,8 +72,11 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
   const chmod = opts.chmod === undefined ? undefined : parseChmod(opts.chmod);
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    return await store.withBlobs(() => store.containers.withContainer(opts.container, async (state) => {
-      const rootfs = store.containers.rootfs(state.id);
+    // A source container is locked too (in ID order), so a commit cannot move its files meanwhile.
+    const fromContainer = opts.from !== undefined ? await store.containers.find(opts.from) : undefined;
+    const specs = fromContainer ? [opts.container, fromContainer.id] : [opts.container];
+    const whileLocked: (() => Promise<void>)[] = [];
+    return await store.withBlobs(() => store.containers.withContainers(specs, async ([state, source]) => withRootfsOf(store, state!, whileLocked, async (rootfs) => {
       const owner: Owner = opts.chown !== undefined ? await resolveOwner(rootfs, opts.chown) : { uid: 0, gid: 0 };
       if (!isRoot() && (owner.uid !== 0 || owner.gid !== 0)) {
         // Without root the files are the caller's, which a commit records as 0:0; other owners need root for now.
@@ -84,9 +89,9 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       let srcRoot: string | undefined;
       let ignore: IgnoreMatcher | undefined;
       if (opts.from !== undefined) {
-        const other = await store.containers.find(opts.from);
-        if (other) srcRoot = store.containers.rootfs(other.id);
-        else {
+        if (source) {
+          srcRoot = source.id === state!.id ? rootfs : await showRootfs(store, source, whileLocked);
+        } else {
           const img = await resolveImage(store, opts.from, opts.fromOptions);
           const tmp = await store.tempDir('copy-from');
           cleanups.push(() => removeTree(tmp));
@@ -139,7 +144,7 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       }
       undo.commit();
       return hasher.digest('hex');
-    }));
+    })));
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
   }
@@ -167,6 +172,22 @@ async function copySources(ctx: Ctx, sources: Source[], dest: string, destAbs: s
       else await copyOne(ctx, src.hostPath, st, path.posix.join(destAbs, src.baseName), src.mtime);
     }
   }
+}
+
+/** `fn` on the container's root file system; `undo` (e.g. unmounting a source container) runs after it, still under the locks. */
+async function withRootfsOf<T>(store: Store, c: ContainerState, undo: (() => Promise<void>)[], fn: (root: string) => Promise<T>): Promise<T> {
+  try {
+    return await (await containerDriver(store, c)).withRootfs(c, fn);
+  } finally {
+    for (const u of undo.splice(0)) await u().catch(() => undefined);
+  }
+}
+
+/** A source container's root file system for reading, shown until `undo` runs when it was not already. */
+async function showRootfs(store: Store, c: ContainerState, cleanups: (() => Promise<void>)[]): Promise<string> {
+  const driver = await containerDriver(store, c);
+  if (!driver.isMounted(c)) cleanups.unshift(() => driver.unmount(c));
+  return driver.mount(c);
 }
 
 interface Ctx {

@@ -1,20 +1,14 @@
 /** `tbah from`: create a working container from an image (or scratch). */
-import * as path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { EditableImage } from '../config-edit.js';
-import { TbahError } from '../errors.js';
-import { applyLayer } from '../layer/apply.js';
-import { decompress } from '../layer/decompress.js';
+import { chooseDriver, driverFor } from '../driver/index.js';
 import { type Digest, type ImageConfig, type ImageFormat, hostPlatform } from '../oci.js';
 import { type ImageRef, containerNamePrefix, parseImageRef } from '../refs.js';
-import { takeSnapshot } from '../driver/snapshot.js';
-import { HashCounter } from '../util/hashing.js';
 import type { ContainerState, LayerRef } from '../store/containers.js';
-import { isRoot } from '../store/paths.js';
 import type { Store } from '../store/store.js';
-import { removeTree, writeFileAtomic } from '../util/fsx.js';
+import { removeTree } from '../util/fsx.js';
 import { type ResolveOptions, resolveImage } from './import.js';
-import { chain } from '../util/streams.js';
+
+export { unpackLayers } from '../driver/dir.js';
 
 /** Registry options, pull policy and platform apply when the image comes from a registry. */
 export interface FromOptions extends ResolveOptions {
@@ -28,6 +22,8 @@ export interface FromOptions extends ResolveOptions {
   format?: ImageFormat;
   /** Non-fatal notes while unpacking (e.g. devices skipped when not root). */
   onWarning?: (msg: string) => void;
+  /** `dir` or `overlay`; default $TBAH_STORAGE_DRIVER, else overlay as root where it works, else dir. */
+  storageDriver?: string;
 }
 
 export function scratchConfig(): ImageConfig {
@@ -40,23 +36,6 @@ export function scratchConfig(): ImageConfig {
     rootfs: { type: 'layers', diff_ids: [] },
     history: [],
   };
-}
-
-/** Apply layers to an empty rootfs, checking each layer's diffID as it streams. */
-export async function unpackLayers(store: Store, layers: LayerRef[], rootfs: string, onWarning?: (msg: string) => void): Promise<void> {
-  for (const l of layers) {
-    const blob = await store.blobs.open(l.descriptor.digest, l.descriptor.size);
-    const counter = new HashCounter();
-    const tar: Readable = chain(decompress(blob, l.descriptor.mediaType), counter);
-    await applyLayer(rootfs, tar, { ownership: isRoot() ? 'chown' : 'ignore', ...(onWarning ? { onWarning } : {}) });
-    for await (const _ of tar) { /* drain trailing padding so the diffID covers the whole tar */ }
-    if (counter.digest !== l.diffId) {
-      throw new TbahError('corrupt', `layer ${l.descriptor.digest} does not match its diff ID ${l.diffId}`, {
-        hint: 'the image is corrupt; remove it with `tbah rmi` and get it again',
-      });
-    }
-    await store.putLayerMeta(l.descriptor.digest, { diffId: l.diffId, uncompressedSize: counter.size });
-  }
 }
 
 /**
@@ -81,6 +60,7 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
   const scratch = opts.image === 'scratch';
   return store.withBlobs(async () => {
     const img = scratch ? undefined : await resolveImage(store, opts.image, opts);
+    const driverName = await chooseDriver(store, opts.storageDriver);
     const id = store.containers.newId();
     const staged = await store.containers.stage(id);
     try {
@@ -88,9 +68,7 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
         descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size },
         diffId: img!.config.rootfs.diff_ids[i] as Digest,
       }));
-      await unpackLayers(store, layers, path.join(staged, 'rootfs'), opts.onWarning);
-      const snapName = 'snapshot-0.json';
-      await writeFileAtomic(path.join(staged, snapName), JSON.stringify(takeSnapshot(path.join(staged, 'rootfs'))));
+      const fields = await (await driverFor(store, driverName)).create(staged, layers, opts.onWarning ? { onWarning: opts.onWarning } : {});
       const config: ImageConfig = img ? structuredClone(img.config) : scratchConfig();
       config.config ??= {};
       const image: EditableImage = { config, annotations: {} };
@@ -102,12 +80,12 @@ export async function createContainer(store: Store, opts: FromOptions): Promise<
         fromImage: img ? (img.names[0] ?? null) : null,
         fromImageId: img ? img.id : null,
         fromImageDigest: img ? img.manifestDescriptor.digest : null,
-        driver: 'dir',
+        driver: driverName,
         format,
         layers,
         image,
         mounted: false,
-        snapshot: snapName,
+        ...fields,
       };
       const prefix = scratch ? 'working-container' : `${containerNamePrefix(namingSource(opts.image, img!.names))}-${opts.suffix ?? 'working-container'}`;
       return await store.containers.publish(staged, state, { ...(opts.name !== undefined ? { exact: opts.name } : {}), prefix: scratch && opts.suffix ? opts.suffix : prefix });

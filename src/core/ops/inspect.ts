@@ -3,6 +3,7 @@
  * Buildah's top-level keys so scripts written for `buildah inspect` keep working.
  */
 import { TbahError } from '../errors.js';
+import { mountPointOf } from '../driver/index.js';
 import { configForFormat } from '../image.js';
 import { type Platform, checkImageConfig, digestHex } from '../oci.js';
 import { formatDockerReference, parseImageRef } from '../refs.js';
@@ -46,7 +47,7 @@ async function inspectContainer(store: Store, c: ContainerState): Promise<Record
     Manifest: manifest,
     Container: c.name,
     ContainerID: c.id,
-    MountPoint: c.mounted ? store.containers.rootfs(c.id) : '',
+    MountPoint: c.mounted ? mountPointOf(store, c) : '',
     ImageAnnotations: c.image.annotations,
     ImageCreatedBy: c.image.createdBy ?? '',
     OCIv1: oci,

@@ -1,4 +1,5 @@
 /** Listing, naming, mounting and removing: `images`, `containers`, `tag`, `rm`, `rmi`, `mount`, `umount`. */
+import { containerDriver, mountPointOf } from '../driver/index.js';
 import { TbahError } from '../errors.js';
 import type { Digest } from '../oci.js';
 import { formatDockerReference, localCandidates, parseLocalName } from '../refs.js';
@@ -40,15 +41,20 @@ export async function tagImage(store: Store, image: string, newNames: string[]):
   });
 }
 
+export { mountPointOf };
+
+/** Show the container's root file system until `umount` or `rm` (overlay: a real mount, valid for every process). */
 export async function mountContainer(store: Store, spec: string): Promise<{ container: ContainerState; mountPoint: string }> {
   return store.containers.withContainer(spec, async (c) => {
+    const mountPoint = await (await containerDriver(store, c)).mount(c);
     if (!c.mounted) await store.containers.save({ ...c, mounted: true });
-    return { container: { ...c, mounted: true }, mountPoint: store.containers.rootfs(c.id) };
+    return { container: { ...c, mounted: true }, mountPoint };
   });
 }
 
 export async function umountContainer(store: Store, spec: string): Promise<ContainerState> {
   return store.containers.withContainer(spec, async (c) => {
+    await (await containerDriver(store, c)).unmount(c);
     if (c.mounted) await store.containers.save({ ...c, mounted: false });
     return { ...c, mounted: false };
   });
@@ -56,7 +62,7 @@ export async function umountContainer(store: Store, spec: string): Promise<Conta
 
 export async function removeContainer(store: Store, spec: string): Promise<ContainerState> {
   const c = await store.containers.withContainer(spec, async (state) => {
-    await store.containers.remove(state.id);
+    await (await containerDriver(store, state)).remove(state);
     return state;
   });
   await store.collectGarbage();
@@ -119,7 +125,7 @@ export async function removeImages(store: Store, specs: string[], opts: { force?
       }
       continue;
     }
-    for (const c of users) await store.containers.remove(c.id);
+    for (const c of users) await (await containerDriver(store, c)).remove(c);
     await store.withIndexLock(() => store.images.removeImage(rec.manifestDescriptor.digest));
     res.untagged.push(...rec.names);
     res.removed.push(rec.id);

@@ -3,6 +3,7 @@
  * or by namespaces + chroot. Holds the container's lock for the whole run, so
  * a commit cannot read a half-changed rootfs. Never commits anything itself.
  */
+import { containerDriver } from '../driver/index.js';
 import { TbahError } from '../errors.js';
 import { recoverInterruptedRun } from '../runtime/mount-points.js';
 import { runInContainer } from '../runtime/run.js';
@@ -46,8 +47,9 @@ export async function runContainer(store: Store, opts: RunContainerOptions): Pro
   return store.containers.withContainer(opts.container, async (state) => {
     const cfg = state.image.config.config ?? {};
     const user = opts.user ?? (cfg.User || undefined);
-    const rootfs = store.containers.rootfs(state.id);
     const journal = store.containers.runJournal(state.id);
+    const driver = await containerDriver(store, state);
+    return driver.withRootfs(state, async (rootfs) => {
     await recoverInterruptedRun(rootfs, journal);
     return runInContainer(rootfs, {
       args: opts.args,
@@ -70,6 +72,7 @@ export async function runContainer(store: Store, opts: RunContainerOptions): Pro
       verdictDir: store.paths.tmpDir,
       name: state.id.slice(0, 12),
       journal,
+    });
     });
   });
 }

@@ -2,7 +2,7 @@
  * Mount points a run creates in the rootfs and removes afterwards, so they never
  * reach a commit; and the recovery of those a killed run left behind.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
 import { resolveInRoot } from '../layer/secure-path.js';
@@ -27,8 +27,31 @@ export async function missingComponents(rootfs: string, target: string): Promise
   return missing;
 }
 
+/** Times of a directory, to put back once what was created in it for a run is gone. */
+export interface DirTimes { atimeMs: number; mtimeMs: number }
+
+/**
+ * The times of the existing directories that will receive mount points: making
+ * and removing an entry changes a directory's mtime, which would make it a
+ * change of its own (a commit after a plain `run` would carry `/etc`).
+ */
+export async function parentTimes(rootfs: string, created: Set<string>): Promise<Record<string, DirTimes>> {
+  const out: Record<string, DirTimes> = {};
+  for (const p of created) {
+    const parent = path.posix.dirname(p);
+    if (created.has(parent) || parent in out) continue;
+    try {
+      const st = await fsp.lstat(await resolveInRoot(rootfs, parent));
+      if (st.isDirectory()) out[parent] = { atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
+    }
+  }
+  return out;
+}
+
 /** Remove run-only mount points, deepest first; only empty dirs and empty files go. */
-export async function removeMountPoints(rootfs: string, created: Set<string>): Promise<void> {
+export async function removeMountPoints(rootfs: string, created: Set<string>, times: Record<string, DirTimes> = {}): Promise<void> {
   const byDepth = [...created].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a));
   for (const p of byDepth) {
     const host = path.join(rootfs, p);
@@ -44,6 +67,16 @@ export async function removeMountPoints(rootfs: string, created: Set<string>): P
       if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EBUSY')) throw err;
     }
   }
+  for (const [dir, t] of Object.entries(times)) {
+    try {
+      const host = await resolveInRoot(rootfs, dir);
+      // Only where nothing else remains of the run: a directory that still holds a kept mount point changed.
+      if ([...created].some((p) => path.posix.dirname(p) === dir && existsSync(path.join(rootfs, p)))) continue;
+      await fsp.utimes(host, t.atimeMs / 1000, t.mtimeMs / 1000);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
+    }
+  }
 }
 
 /**
@@ -52,15 +85,16 @@ export async function removeMountPoints(rootfs: string, created: Set<string>): P
  * the container's lock, before anything reads or runs in the rootfs.
  */
 export async function recoverInterruptedRun(rootfs: string, journal: string): Promise<void> {
-  let j: { created?: unknown };
+  let j: { created?: unknown; times?: unknown };
   try {
-    j = JSON.parse(await fsp.readFile(journal, 'utf8')) as { created?: unknown };
+    j = JSON.parse(await fsp.readFile(journal, 'utf8')) as { created?: unknown; times?: unknown };
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return;
     if (!(err instanceof SyntaxError)) throw err;
     j = {}; // torn by the crash: nothing was mounted yet when it was being written
   }
   const created = Array.isArray(j.created) ? j.created.filter((p): p is string => typeof p === 'string' && p.startsWith('/')) : [];
-  await removeMountPoints(path.resolve(rootfs), new Set(created));
+  const times = typeof j.times === 'object' && j.times !== null ? j.times as Record<string, DirTimes> : {};
+  await removeMountPoints(path.resolve(rootfs), new Set(created), times);
   await fsp.rm(journal, { force: true });
 }

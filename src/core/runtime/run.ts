@@ -17,7 +17,7 @@ import { TbahError, isErrno } from '../errors.js';
 import { mkdirAllInRoot, resolveInRoot } from '../layer/secure-path.js';
 import { writeJsonAtomic } from '../util/fsx.js';
 import { prepareChroot } from './chroot.js';
-import { missingComponents, removeMountPoints } from './mount-points.js';
+import { type DirTimes, missingComponents, parentTimes, removeMountPoints } from './mount-points.js';
 import { markOwned, sweepOrphans } from './orphans.js';
 import { prepareMounts } from './mounts.js';
 import type { MountRequest, PreparedMounts, SecretSource } from './mounts.js';
@@ -305,6 +305,7 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
     let prepared: PreparedMounts | undefined;
     let started = false;
     const created = new Set<string>();
+    let times: Record<string, DirTimes> = {};
     const etc: EtcFile[] = [];
     try {
       try {
@@ -338,7 +339,8 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
       for (const t of [...STANDARD_TARGETS, ...mounts.map((m) => m.target)]) for (const p of await missingComponents(root, t)) created.add(p);
       // The working dir is created for good (as Buildah does), so it and its parents stay.
       for (let d = cwd; d !== '/'; d = path.posix.dirname(d)) created.delete(d);
-      if (opts.journal !== undefined) await writeJsonAtomic(opts.journal, { version: 1, created: [...created] }, 0o600);
+      times = await parentTimes(root, created);
+      if (opts.journal !== undefined) await writeJsonAtomic(opts.journal, { version: 1, created: [...created], times }, 0o600);
 
       const spec = buildSpec({
         args: opts.args, rootfs: root, env: finalEnv, cwd,
@@ -371,7 +373,7 @@ export async function runInContainer(rootfs: string, opts: RunOptions): Promise<
       if (started) await keepChangedFiles(root, etc, created);
       await prepared?.release();
       await fsp.rm(bundle, { recursive: true, force: true });
-      await removeMountPoints(root, created);
+      await removeMountPoints(root, created, times);
       if (opts.journal !== undefined) await fsp.rm(opts.journal, { force: true });
     }
   } finally {

@@ -1,7 +1,8 @@
 /**
  * Working containers on disk: `containers/<id>/` holds `state.json` (one
- * versioned document, replaced atomically after every change), the rootfs and
- * the snapshot record the dir driver diffs against. A container directory
+ * versioned document, replaced atomically after every change) and what its
+ * rootfs driver keeps (dir: `rootfs/` and the snapshot record the next commit
+ * diffs against; overlay: `upper-N/`, `work-N/`, `merged/`). A container directory
  * appears under its final name only when complete (built under a temp name,
  * then renamed), so a crash never leaves a half-made container visible.
  */
@@ -9,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { EditableImage } from '../config-edit.js';
+import type { DriverName } from '../driver/types.js';
 import { TbahError, isErrno } from '../errors.js';
 import type { Descriptor, Digest, ImageFormat } from '../oci.js';
 import { readJsonFile, readdirOrEmpty, removeTree, writeJsonAtomic } from '../util/fsx.js';
@@ -33,22 +35,27 @@ export interface ContainerState {
   fromImage: string | null;
   fromImageId: Digest | null;
   fromImageDigest: Digest | null;
-  driver: 'dir';
+  /** The rootfs driver, chosen at `from` for the container's life (states before the overlay driver say 'dir'). */
+  driver: DriverName;
   /** Default output format of `commit`. */
   format: ImageFormat;
   /** The layers below the working rootfs: the base image's, then one per commit. */
   layers: LayerRef[];
   /** Pending image config, annotations and history settings. */
   image: EditableImage;
+  /** `tbah mount` was asked (and no `umount` since): the root file system stays shown at the mount point. */
   mounted: boolean;
-  /** File name (in the container dir) of the snapshot the next commit diffs against. */
+  /** dir driver: file name (in the container dir) of the snapshot the next commit diffs against. */
   snapshot: string | null;
+  /** overlay driver: generation of the upper/work directories in use. */
+  overlay?: { gen: number };
 }
 
 export class ContainerStore {
   constructor(private readonly paths: StorePaths) {}
 
   dir(id: string): string { return this.paths.container(id); }
+  /** The dir driver's root file system (other drivers: see `RootfsDriver.mountPoint`). */
   rootfs(id: string): string { return path.join(this.dir(id), 'rootfs'); }
   stateFile(id: string): string { return path.join(this.dir(id), 'state.json'); }
   /** Written by `run` while it has mount points in the rootfs; left only by a killed run. */
@@ -108,6 +115,30 @@ export class ContainerStore {
     });
   }
 
+  /**
+   * Like withContainer, for several containers at once (`copy --from` another
+   * container): the locks are taken in ID order, so two such commands crossing
+   * each other wait instead of deadlocking.
+   */
+  async withContainers<T>(specs: string[], fn: (states: ContainerState[]) => Promise<T>): Promise<T> {
+    const firsts = await Promise.all(specs.map((s) => this.get(s)));
+    const ids = [...new Set(firsts.map((c) => c.id))].sort();
+    const take = async (i: number): Promise<T> => {
+      if (i < ids.length) return withLock(this.lockFile(ids[i]!), 'exclusive', () => take(i + 1));
+      const fresh = new Map<string, ContainerState>();
+      for (const id of ids) {
+        try {
+          fresh.set(id, await readJsonFile<ContainerState>(this.stateFile(id)));
+        } catch (err) {
+          if (isErrno(err, 'ENOENT')) throw new TbahError('not-found', `${specs[firsts.findIndex((c) => c.id === id)]}: container was removed by another process`);
+          throw err;
+        }
+      }
+      return fn(firsts.map((c) => fresh.get(c.id)!));
+    };
+    return take(0);
+  }
+
   newId(): string {
     return randomBytes(32).toString('hex');
   }
@@ -115,8 +146,7 @@ export class ContainerStore {
   /** A temp directory for a container being built; `publish` makes it visible. */
   async stage(id: string): Promise<string> {
     const dir = path.join(this.paths.containersDir, `.new-${id}`);
-    await fsp.mkdir(path.join(dir, 'rootfs'), { recursive: true, mode: 0o700 });
-    await fsp.chmod(path.join(dir, 'rootfs'), 0o755);
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     return dir;
   }
 

@@ -20,6 +20,8 @@ export class StorePaths {
   get indexFile(): string { return path.join(this.root, 'index.json'); }
   get blobsDir(): string { return path.join(this.root, 'blobs'); }
   get layerMetaDir(): string { return path.join(this.root, 'layer-meta'); }
+  /** Unpacked layers of the overlay driver, shared by containers (driver/layer-store.ts). */
+  get layersDir(): string { return path.join(this.root, 'layers'); }
   get containersDir(): string { return path.join(this.root, 'containers'); }
   get locksDir(): string { return path.join(this.root, 'locks'); }
   get tmpDir(): string { return path.join(this.root, 'tmp'); }

@@ -135,13 +135,25 @@ export class Store {
     if (!lock) return -1;
     try {
       const keep = new Set<string>();
+      const keepUnpacked = new Set<string>();
       for (const img of await this.images.list()) {
         keep.add(img.manifestDescriptor.digest);
         keep.add(img.manifest.config.digest);
         for (const l of img.manifest.layers) keep.add(l.digest);
+        for (const d of img.config.rootfs.diff_ids) keepUnpacked.add(d);
       }
-      for (const c of await this.containers.list()) for (const l of c.layers) keep.add(l.descriptor.digest);
+      for (const c of await this.containers.list()) {
+        for (const l of c.layers) {
+          keep.add(l.descriptor.digest);
+          keepUnpacked.add(l.diffId);
+        }
+      }
       await this.sweepTemp();
+      // Unpacked layers (overlay driver) live while an image or a container references them.
+      if (await pathExists(this.paths.layersDir)) {
+        const { LayerStore } = await import('../driver/layer-store.js');
+        await new LayerStore(this.paths.layersDir, this.paths.locksDir).collect(keepUnpacked);
+      }
       let removed = 0;
       for await (const d of this.blobs.list()) {
         if (keep.has(d)) continue;
