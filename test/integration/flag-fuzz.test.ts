@@ -52,6 +52,7 @@ interface Outcome { code: number; internal?: string; stderr: string }
 async function runInProcess(argv: string[]): Promise<Outcome> {
   const program = new Command('tbah')
     .option('--root <dir>', 'store root')
+    .option('--storage-driver <driver>', 'rootfs driver of new containers')
     .version('fuzz', '-v, --version', 'print the version')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
@@ -114,6 +115,10 @@ describe('every flag of every command, fed malformed values', () => {
   const sb = new Sandbox('tbah-fuzz-');
   if (tmp === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = tmp;
+  // The dir driver: a store is then plain files, copied back after every case that changed it
+  // (overlay containers are live mounts). `--storage-driver` itself is fuzzed like every flag.
+  const driver = process.env.TBAH_STORAGE_DRIVER;
+  process.env.TBAH_STORAGE_DRIVER = 'dir';
   const template = sb.path('template');
   let pristine = '';
   const stats = { commands: 0, options: 0, cases: 0, accepted: 0, refused: 0, ms: 0 };
@@ -135,6 +140,8 @@ describe('every flag of every command, fed malformed values', () => {
   });
   after(() => {
     delete process.env.TBAH_ROOT;
+    if (driver === undefined) delete process.env.TBAH_STORAGE_DRIVER;
+    else process.env.TBAH_STORAGE_DRIVER = driver;
     sb.cleanup();
     process.stdout.write(`# flag fuzz time per command (ms): ${JSON.stringify(perCommand)}\n`);
     process.stdout.write(`# flag fuzz: ${stats.commands} commands, ${stats.options} options, ${stats.cases} cases (${stats.refused} refused, ${stats.accepted} accepted) in ${(stats.ms / 1000).toFixed(1)} s\n`);

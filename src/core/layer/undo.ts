@@ -27,8 +27,12 @@ export class UndoLog {
   readonly lost: string[] = [];
   private n = 0;
 
-  /** `asideDir`: a private directory, ideally on the same file system, for what gets replaced. */
-  constructor(private readonly asideDir: string) {}
+  /**
+   * `root`: the tree being changed (every directory up to it may get new
+   * times: overlayfs copies parents up); `asideDir`: a private directory,
+   * ideally on the same file system, for what gets replaced.
+   */
+  constructor(private readonly root: string, private readonly asideDir: string) {}
 
   /** Something new now stands at `p` (it did not exist before). */
   created(p: string): void {
@@ -93,7 +97,10 @@ export class UndoLog {
   }
 
   private touchParent(p: string): void {
-    this.touch(path.dirname(p));
+    for (let d = path.dirname(p); d.startsWith(this.root); d = path.dirname(d)) {
+      this.touch(d); // once per directory: touch() keeps the first record
+      if (d === this.root || path.dirname(d) === d) return;
+    }
   }
 
   /** Put everything back as it was. Best effort: one failure does not stop the rest. */

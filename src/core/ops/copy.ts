@@ -134,7 +134,7 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       // Everything below changes the rootfs: a failure half-way puts it back as it was.
       const asideDir = await store.tempDir('copy-undo');
       cleanups.push(() => removeTree(asideDir));
-      const undo = new UndoLog(asideDir);
+      const undo = new UndoLog(rootfs, asideDir);
       const ctx: Ctx = { rootfs, owner, chmod, hasher, doChown, ignore, created: new Set(), undo };
       try {
         await copySources(ctx, sources, opts.dest, destAbs, destIsDirHint, destStat);
