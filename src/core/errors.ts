@@ -66,6 +66,7 @@ const ERRNO_TEXT: Record<string, { what: string; hint: string }> = {
   ENXIO: { what: 'no reader on the other end', hint: 'open the FIFO for reading first' },
   EPIPE: { what: 'the reading end went away', hint: 'keep the reader of the pipe open until the command ends' },
   ELOOP: { what: 'too many levels of symbolic links', hint: 'check the links along the path' },
+  EIO: { what: 'input/output error', hint: 'the disk is failing, or this is a file that cannot be read as a whole (like /proc/self/mem)' },
 };
 
 /** The errno codes errnoError turns into plain sentences. */

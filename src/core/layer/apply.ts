@@ -301,6 +301,7 @@ class Applier {
   private create<T>(abs: string, make: () => T): T {
     let made: T;
     this.whiteouts.delete(abs);
+    this.undo?.willChange(abs);
     try {
       made = make();
     } catch (err) {
@@ -336,6 +337,7 @@ class Applier {
       }
     } else {
       this.whiteouts.delete(abs);
+      this.undo?.willChange(abs);
       const fh = await open(abs, flags, 0o600).catch(async (err: unknown) => {
         if (!isErrno(err, 'EEXIST')) throw err;
         this.remove(abs, fs.lstatSync(abs));
@@ -374,6 +376,7 @@ class Applier {
   private dir(abs: string, h: TarHeader): void {
     try {
       // 0700 until finish(): the final mode might not let us write the children.
+      this.undo?.willChange(abs);
       fs.mkdirSync(abs, 0o700);
       this.undo?.created(abs);
     } catch (err) {
@@ -491,6 +494,7 @@ class Applier {
         throw Object.assign(new Error(stderr || (err as Error).message), { code: 'ESPAWN' });
       }
     };
+    this.undo?.willChange(abs);
     try {
       await make().catch(async (err: unknown) => {
         if (!isErrno(err, 'EEXIST')) throw err;

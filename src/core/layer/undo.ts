@@ -34,6 +34,14 @@ export class UndoLog {
    */
   constructor(private readonly root: string, private readonly asideDir: string) {}
 
+  /**
+   * `p` is about to be created or changed: record the directories above it
+   * first (creating it changes their times). Call before the change.
+   */
+  willChange(p: string): void {
+    this.touchParent(p);
+  }
+
   /** Something new now stands at `p` (it did not exist before). */
   created(p: string): void {
     if (this.createdSet.has(p)) return;

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { TbahError, diskError, isErrno } from '../errors.js';
+import { TbahError, diskError, errnoError, isErrno } from '../errors.js';
 import { applyLayer } from '../layer/apply.js';
 import { mkdirAllInRoot, resolveInRoot } from '../layer/secure-path.js';
 import { encodeHeader } from '../layer/tar.js';
@@ -254,6 +254,7 @@ async function ensureParents(ctx: Ctx, dir: string): Promise<void> {
       if (!st.isDirectory()) throw new TbahError('conflict', `${cur} exists in the container and is not a directory`);
       continue;
     }
+    ctx.undo.willChange(host);
     await mkdirAllInRoot(ctx.rootfs, cur, 0o755);
     ctx.undo.created(host);
     if (ctx.doChown) chownOrExplain(() => fs.lchownSync(host, ctx.owner.uid, ctx.owner.gid), ctx.owner, cur);
@@ -302,6 +303,7 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
   const type = typeOf(st);
   if (!type) return; // sockets and devices are not copied
   const mode = ctx.chmod ?? (st.mode & 0o7777);
+  ctx.undo.willChange(target); // before anything in its directory changes
   const existing = fs.lstatSync(target, { throwIfNoEntry: false });
   if (existing && (type !== 'dir' || !existing.isDirectory())) {
     ctx.undo.replace(target, existing); // moved aside, never written through (it may be a symlink)
@@ -356,7 +358,12 @@ function copyContent(ctx: Ctx, src: string, out: number): number {
     const buf = Buffer.allocUnsafe(CHUNK);
     let total = 0;
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, CHUNK, null);
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, CHUNK, null);
+      } catch (err) {
+        throw errnoError(err, 'reading', src); // the source, not the container, is what failed
+      }
       if (n === 0) return total;
       const chunk = buf.subarray(0, n);
       ctx.hasher.update(chunk);
