@@ -201,6 +201,27 @@ export async function checkStore(root: string): Promise<StoreHealth> {
 }
 
 /**
+ * The store still works, through the library (no process start-up): a
+ * container from scratch, a commit of it, both removed again. Returns the
+ * problems (empty when it works).
+ */
+export async function storeWorksInProcess(root: string, tag: string): Promise<string[]> {
+  const { Store } = await import('../../src/core/store/store.js');
+  const { createContainer } = await import('../../src/core/ops/from.js');
+  const { commitContainer } = await import('../../src/core/ops/commit.js');
+  const { removeImages } = await import('../../src/core/ops/manage.js');
+  try {
+    const store = await Store.open({ root });
+    const c = await createContainer(store, { image: 'scratch' });
+    await commitContainer(store, { container: c.id, image: tag, rm: true });
+    await removeImages(store, [tag]);
+    return [];
+  } catch (err) {
+    return [`from+commit: ${(err as Error).message}`];
+  }
+}
+
+/**
  * The store still works: a container from scratch, a file copied in, a commit
  * and its removal. Returns the problems (empty when it works).
  */
