@@ -137,6 +137,7 @@ describe('secrets appear nowhere tbah writes', { skip: !hasCommand('runc') && 'n
       + walk(sb.dir, new Set([sb.store, auth, idAuth, sb.path('secret.txt')]));
     for (const o of outputs) search(`output of ${o.what}`, Buffer.from(o.text));
     assert.ok(files > 20, `searched ${files} files`);
+    process.stdout.write(`# secrets: ${NEEDLES.length} needles and any JWT, ${files} files and ${outputs.length} command outputs searched\n`);
     assert.deepEqual(hits, []);
     // The search does find secrets where they are: the secret's own file, the auth file.
     search('control: secret.txt', readFileSync(sb.path('secret.txt')));
