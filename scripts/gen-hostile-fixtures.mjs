@@ -289,7 +289,7 @@ export function generate(out, canary, opts = {}) {
   add('oci-archive-outer-traversal', 'refuse', 'the oci-archive tar itself has a ../ entry', [base], { archiveExtra: [file(`${up}${c}/evil-outer`)] }, { transports: ['oci-archive'] });
 
   if (opts.bombMiB) {
-    add('gzip-bomb', 'refuse', `a ${opts.bombMiB} MiB file of zeros in a ${Math.round(opts.bombMiB)} KiB gzip`, [base, bombLayer(opts.bombMiB)], { docker: false }, { transports: ['oci', 'oci-archive', 'registry'] });
+    add('gzip-bomb', 'refuse', `a ${opts.bombMiB} MiB file of zeros in a ~${opts.bombMiB} KiB multi-member gzip`, [base, bombLayer(opts.bombMiB)], { docker: false }, { transports: ['oci', 'oci-archive', 'registry'] });
   }
   writeFileSync(path.join(out, 'fixtures.json'), JSON.stringify(list, null, 2));
   return list;

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { type RunResult, Sandbox, removeTestDir, repoRoot, treeFingerprint } from '../helpers/cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { checkStore } from '../helpers/store-check.js';
+import { checkStore, storeWorksInProcess } from '../helpers/store-check.js';
 
 interface Fixture { name: string; expect: 'refuse' | 'contain' | 'either'; why: string; inside?: string; transports: string[] }
 
@@ -177,7 +177,7 @@ describe('a gzip bomb on a small store', () => {
     if (mounted) spawnSync('umount', [mnt]);
   });
 
-  test('512 MiB of zeros in ~600 KiB: refused with "no space left" naming the store, nothing left, store works', async (t) => {
+  test('512 MiB of zeros in 526 KiB: refused with "no space left" naming the store, nothing left, store works', async (t) => {
     if (!mounted) {
       t.skip('cannot mount a tmpfs here');
       return;
@@ -201,6 +201,7 @@ describe('a gzip bomb on a small store', () => {
       // The space is given back: the store holds only the small blobs.
       const used = Number(spawnSync('du', ['-sb', store], { encoding: 'utf8' }).stdout.split('\t')[0]);
       assert.ok(used < 4 << 20, `store uses ${used} bytes after the refusal`);
+      assert.deepEqual(await storeWorksInProcess(store, 'localhost/after-bomb:1'), []);
       removeTestDir(store); // overlay containers are live mounts
       (tally[`bomb:${i === 0 ? 'oci' : i === 1 ? 'oci-archive' : 'registry'}`] ??= { refused: 0, contained: 0 }).refused++;
     }
