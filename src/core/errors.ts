@@ -134,7 +134,8 @@ export function systemError(err: unknown): TbahError | undefined {
   const code = errnoCode(err);
   if (err instanceof TbahError || code === undefined || !KNOWN_ERRNOS.has(code)) return undefined;
   const p = e.path ?? (e as { dest?: string }).dest;
-  const doing = e.syscall !== undefined && READS.has(e.syscall) ? 'reading' : 'writing';
+  // A full or read-only file system is met by writes; open(2) otherwise may be either: say only what was done.
+  const doing = WHOLE_FS.has(code) ? 'writing' : e.syscall === 'open' ? 'opening' : e.syscall !== undefined && READS.has(e.syscall) ? 'reading' : 'writing';
   if (p === undefined) {
     const only = storeRoots.size === 1 ? [...storeRoots][0] : undefined;
     // A write on a file descriptor carries no path: inside a command that opened one store, it was that store.
