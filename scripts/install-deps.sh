@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
-  for p in skopeo umoci busybox-static zstd attr runc crun docker-registry buildah openssl python3; do
+  # git: the package-install test; make, gcc, libc6-dev (static libc) and ansible-core: the examples (examples/, test/integration/examples.test.ts).
+  for p in skopeo umoci busybox-static zstd attr runc crun docker-registry buildah openssl python3 git make gcc libc6-dev ansible-core; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if [ "${#need[@]}" -gt 0 ]; then

@@ -76,9 +76,13 @@ export function pullPolicy(v: string): PullPolicy {
   return p;
 }
 
-/** RegistryOptions for the core from parsed flags (credentials parsed here, so a bad --creds fails before any work). */
+/**
+ * RegistryOptions for the core from parsed flags: a bad --creds and a missing
+ * --authfile fail here, before any work, whatever the command then does (Buildah checks the file first too).
+ */
 export async function registryOptions(o: RegistryFlags): Promise<RegistryOptions> {
-  const { parseCreds } = await import('../core/transports/registry.js');
+  const { checkAuthFile, parseCreds } = await import('../core/transports/registry.js');
+  await checkAuthFile(o.authfile);
   return {
     ...(o.tlsVerify !== undefined ? { tlsVerify: o.tlsVerify } : {}),
     ...(o.certDir !== undefined ? { certDir: o.certDir } : {}),

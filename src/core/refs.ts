@@ -14,9 +14,24 @@ export interface DockerReference {
   digest?: Digest;
 }
 
+/**
+ * Where a containers/storage store (Buildah's and Podman's) lives, as the
+ * `[driver@graphroot+runroot:options]` prefix of a `containers-storage:`
+ * reference writes it; absent parts mean that store's configured defaults.
+ */
+export interface StorageSpec {
+  /** The text between the brackets, exactly as given (passed on to skopeo). */
+  spec: string;
+  driver?: string;
+  root?: string;
+  runRoot?: string;
+}
+
 export type ImageRef =
   | { transport: 'docker'; ref: DockerReference }
   | { transport: 'oci'; path: string; ref?: string }
+  | { transport: 'dir'; path: string }
+  | { transport: 'containers-storage'; name: string; store?: StorageSpec }
   | { transport: 'oci-archive'; path: string; ref?: string }
   | { transport: 'docker-archive'; path: string; ref?: DockerReference; index?: number }
   | { transport: 'store'; name: string };
@@ -41,9 +56,9 @@ const OCI_REF_RE = new RegExp(`^${OCI_REF_COMPONENT}(?:/${OCI_REF_COMPONENT})*$`
 const TRANSPORT_TOKEN_RE = /^[a-z][a-z0-9-]*$/;
 
 const REFERENCE_FORMAT = 'expected [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST], e.g. docker.io/library/alpine:3.19';
-const SUPPORTED_TRANSPORTS = 'docker://, oci:, oci-archive:, docker-archive:, or a local image name';
+const SUPPORTED_TRANSPORTS = 'docker://, oci:, oci-archive:, docker-archive:, dir:, containers-storage:, or a local image name';
 /** containers/image transports tbah does not implement; naming them gives a clearer error than "invalid reference". */
-const UNSUPPORTED_TRANSPORTS = new Set(['dir', 'docker-daemon', 'ostree', 'sif', 'tarball']);
+const UNSUPPORTED_TRANSPORTS = new Set(['docker-daemon', 'ostree', 'sif', 'tarball']);
 
 function invalidRef(input: string, why: string, hint = REFERENCE_FORMAT): TbahError {
   return new TbahError('invalid-reference', `invalid image reference ${JSON.stringify(input)}: ${why}`, { hint });
@@ -171,7 +186,8 @@ export function isImageIdPrefix(s: string): boolean {
 
 function requirePath(input: string, transport: string, path: string): void {
   if (path === '') {
-    throw invalidRef(input, `${transport}: needs a path`, `write ${transport}:PATH${transport === 'docker-archive' ? '[:NAME:TAG]' : '[:REF]'}`);
+    const tail = transport === 'docker-archive' ? '[:NAME:TAG]' : transport === 'dir' ? '' : '[:REF]';
+    throw invalidRef(input, `${transport}: needs a path`, `write ${transport}:PATH${tail}`);
   }
 }
 
@@ -214,14 +230,53 @@ function parseDockerArchive(input: string, within: string): ImageRef {
   return { transport: 'docker-archive', path, ref };
 }
 
-/** `containers-storage:NAME` is Buildah's spelling of the local store; another store's `[driver@root+run]` is not. */
+/**
+ * `containers-storage:[driver@root+runroot:options]NAME`: an image in a
+ * containers/storage store (Buildah's, Podman's), parsed as containers/image
+ * does; the bracketed store is optional. NAME is an image name or a full ID.
+ */
 function parseContainersStorage(input: string, within: string): ImageRef {
-  if (within.startsWith('[')) {
-    throw new TbahError('unsupported', `${JSON.stringify(input)}: a containers-storage store specification is not supported`, {
-      hint: 'tbah has its own store; use --root to select it and give just the image name',
-    });
+  let rest = within;
+  let store: StorageSpec | undefined;
+  if (rest.startsWith('[')) {
+    const close = rest.indexOf(']');
+    if (close < 0) throw invalidRef(input, 'the store specification has no closing ]', 'write containers-storage:[DRIVER@ROOT+RUNROOT]NAME');
+    const spec = rest.slice(1, close);
+    rest = rest.slice(close + 1);
+    store = parseStorageSpec(input, spec);
   }
-  return parseStoreName(input, within);
+  if (rest === '') throw invalidRef(input, 'containers-storage: needs an image name', 'write containers-storage:NAME');
+  if (!ID_RE.test(rest.replace(/^sha256:/, ''))) localCandidates(rest); // validates the name
+  return store === undefined ? { transport: 'containers-storage', name: rest } : { transport: 'containers-storage', name: rest, store };
+}
+
+/** containers/image's storage store specifier: `[driver@]root[+runroot][:options]`, paths absolute. */
+function parseStorageSpec(input: string, spec: string): StorageSpec {
+  const bad = (why: string): TbahError => invalidRef(input, why, 'write containers-storage:[DRIVER@/GRAPH/ROOT+/RUN/ROOT]NAME');
+  if (spec === '') throw bad('empty store specification');
+  let rest = spec;
+  const out: StorageSpec = { spec };
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    out.driver = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    if (out.driver === '' || rest === '') throw bad('a store specification with @ needs a driver and a root');
+  }
+  const colon = rest.indexOf(':');
+  if (colon >= 0) rest = rest.slice(0, colon); // options: passed on untouched
+  const plus = rest.indexOf('+');
+  const root = plus >= 0 ? rest.slice(0, plus) : rest;
+  const runRoot = plus >= 0 ? rest.slice(plus + 1) : '';
+  for (const p of [root, runRoot]) if (p !== '' && !p.startsWith('/')) throw bad(`store path ${JSON.stringify(p)} is not absolute`);
+  if (root !== '') out.root = root;
+  if (runRoot !== '') out.runRoot = runRoot;
+  return out;
+}
+
+/** `dir:PATH`: skopeo's directory format; the whole rest is the path (it may contain ':'). */
+function parseDir(input: string, within: string): ImageRef {
+  requirePath(input, 'dir', within);
+  return { transport: 'dir', path: within };
 }
 
 function parseStoreName(input: string, name: string): ImageRef {
@@ -253,6 +308,8 @@ export function parseImageRef(s: string, defaultTransport: 'store' | 'docker'): 
       return parseDockerArchive(s, within);
     case 'containers-storage':
       return parseContainersStorage(s, within);
+    case 'dir':
+      return parseDir(s, within);
     default:
       if (UNSUPPORTED_TRANSPORTS.has(prefix)) {
         throw new TbahError('unsupported', `${JSON.stringify(s)}: the ${prefix}: transport is not supported`, {
@@ -289,6 +346,10 @@ export function formatImageRef(r: ImageRef): string {
       if (r.ref !== undefined) return `docker-archive:${r.path}:${formatDockerReference(r.ref)}`;
       if (r.index !== undefined) return `docker-archive:${r.path}:@${r.index}`;
       return `docker-archive:${r.path}`;
+    case 'dir':
+      return `dir:${r.path}`;
+    case 'containers-storage':
+      return `containers-storage:${r.store !== undefined ? `[${r.store.spec}]` : ''}${r.name}`;
     case 'store':
       return r.name;
   }
@@ -333,6 +394,10 @@ export function containerNamePrefix(source: ImageRef | string): string {
       return ref.ref !== undefined ? prefixOfName(ref.ref) : ref.transport;
     case 'docker-archive':
       return ref.ref !== undefined ? prefixOfName(ref.ref.path) : 'docker-archive';
+    case 'dir':
+      return 'dir';
+    case 'containers-storage':
+      return isIdOnly(ref.name) ? ref.name.replace(/^sha256:/, '').slice(0, 12) : prefixOfName(ref.name);
     case 'store': {
       if (ref.name === 'scratch') return '';
       if (isIdOnly(ref.name)) return ref.name.replace(/^sha256:/, '').slice(0, 12);

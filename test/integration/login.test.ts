@@ -335,6 +335,50 @@ describe('on a terminal', () => {
   });
 });
 
+describe('--compat-auth-file (a Docker config.json)', () => {
+  const compat = sb.path('docker', 'config.json');
+
+  test('login writes Docker\'s format there and nowhere else; tbah and skopeo (as DOCKER_CONFIG) use it', () => {
+    const before = existsSync(defaultFile) ? readFileSync(defaultFile, 'utf8') : undefined;
+    const r = tbah(['login', NO_TLS, '--compat-auth-file', compat, '-u', USER, '--password-stdin', reg.host], { input: PASSWORD });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'Login Succeeded!\n');
+    assert.deepEqual(JSON.parse(readFileSync(compat, 'utf8')), { auths: { [reg.host]: { auth: b64(`${USER}:${PASSWORD}`) } } });
+    assert.equal(statSync(compat).mode & 0o777, 0o600);
+    assert.equal(existsSync(defaultFile) ? readFileSync(defaultFile, 'utf8') : undefined, before, 'the containers auth file is untouched');
+    assert.equal(tbah(['login', '--get-login', '--compat-auth-file', compat, reg.host]).stdout, `${USER}\n`);
+    const push = tbah(['push', '-q', NO_TLS, '--authfile', compat, 'app:1', `${reg.host}/compat/app:1`]);
+    assert.equal(push.status, 0, push.stderr);
+    const sk = skopeo(['inspect', NO_TLS, `docker://${reg.host}/compat/app:1`], { env: { DOCKER_CONFIG: sb.path('docker') } });
+    assert.equal(sk.status, 0, sk.stderr);
+  });
+
+  test('with --authfile too, or with a per-repository key, login refuses and writes nothing', () => {
+    const bytes = readFileSync(compat);
+    const both = tbah(['login', NO_TLS, '--authfile', sb.path('other.json'), '--compat-auth-file', compat, '-u', USER, '-p', PASSWORD, reg.host]);
+    assert.equal(both.status, 125);
+    assert.match(both.stderr, /--authfile and --compat-auth-file cannot be used simultaneously/);
+    assert.equal(existsSync(sb.path('other.json')), false);
+    const ns = tbah(['login', NO_TLS, '--compat-auth-file', compat, '-u', USER, '-p', PASSWORD, `${reg.host}/team/app`]);
+    assert.equal(ns.status, 125);
+    assert.match(ns.stderr, /Docker-compatible format with namespaced key/);
+    assert.ok(readFileSync(compat).equals(bytes));
+    const lo = tbah(['logout', '--authfile', sb.path('other.json'), '--compat-auth-file', compat, reg.host]);
+    assert.equal(lo.status, 125);
+    assert.match(lo.stderr, /cannot be used simultaneously/);
+  });
+
+  test('logout edits that file; a missing one is an error', () => {
+    const r = tbah(['logout', '--compat-auth-file', compat, reg.host]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `Removed login credentials for ${reg.host}\n`);
+    assert.deepEqual(JSON.parse(readFileSync(compat, 'utf8')), { auths: {} });
+    const missing = tbah(['logout', '--compat-auth-file', sb.path('nope', 'config.json'), reg.host]);
+    assert.equal(missing.status, 125);
+    assert.match(missing.stderr, /credential file .* is not accessible/);
+  });
+});
+
 test('no command ever printed a password or an encoded credential', () => {
   assert.ok(outputs.length > 30, `${outputs.length} outputs were checked`);
   for (const o of outputs) for (const s of SECRETS) assert.ok(!o.text.includes(s), `${o.what} printed a secret`);

@@ -409,13 +409,29 @@ describe('tbah run: OCI runtime choice', { skip: !root || !hasCommand('runc') ? 
   after(() => sb.cleanup());
   const hybrid = existsSync('/sys/fs/cgroup/unified') && hasCommand('crun');
 
-  test('crun on a hybrid-cgroup host: the default falls back to runc with one warning; --runtime crun is refused clearly', { skip: hybrid ? false : 'needs crun on a host with hybrid cgroups' }, () => {
-    const first = sb.run(['run', c, '--', '/bin/sh', '-c', 'echo ran']);
+  test('crun on a hybrid-cgroup host: the default falls back to runc with one warning per host and boot; --runtime crun is refused clearly', { skip: hybrid ? false : 'needs crun on a host with hybrid cgroups' }, () => {
+    // A private run-time directory stands for a freshly booted host (the verdict lives in $XDG_RUNTIME_DIR/tbah).
+    const runDir = sb.path('xdg-run');
+    mkdirSync(runDir, { mode: 0o700 });
+    const env = { XDG_RUNTIME_DIR: runDir };
+    const first = sb.run(['run', c, '--', '/bin/sh', '-c', 'echo ran'], { env });
     assert.equal(first.status, 0, first.stderr);
     assert.equal(first.stdout, 'ran\n');
     assert.equal(first.stderr, 'tbah: warning: crun does not work on this host (cgroups in hybrid mode are not supported by crun); using runc\n');
-    const second = sb.run(['run', c, '--', '/bin/sh', '-c', 'echo ran']);
+    assert.ok(readdirSync(path.join(runDir, 'tbah')).some((f) => f.startsWith('runtime-verdict-')), 'the verdict is kept per host');
+    const second = sb.run(['run', c, '--', '/bin/sh', '-c', 'echo ran'], { env });
     assert.equal(second.stderr, '', 'the verdict is cached');
+    // Another store on the same host and boot: no second probe, no second warning.
+    const other = new Sandbox();
+    try {
+      const c2 = other.ok(['from', 'scratch']);
+      other.ok(['copy', c2, '/bin/busybox', '/bin/sh']);
+      const r = other.run(['run', c2, '--', '/bin/sh', '-c', 'echo ran'], { env });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '', 'a new store reuses the host verdict');
+    } finally {
+      other.cleanup();
+    }
     for (const r of [sb.run(['run', '--runtime', 'crun', c, '--', '/bin/sh', '-c', 'true']), sb.run(['run', c, '--', '/bin/sh', '-c', 'true'], { env: { TBAH_RUNTIME: 'crun' } })]) {
       assert.equal(r.status, 125);
       assert.match(r.stderr, /^tbah: crun cannot run containers on this host: it does not support hybrid cgroups/);

@@ -210,8 +210,17 @@ describe('parseImageRef: transports', () => {
     ['a3ed95caeb02', 'store', { transport: 'store', name: 'a3ed95caeb02' }],
     [HEX, 'store', { transport: 'store', name: HEX }],
     [DIGEST, 'store', { transport: 'store', name: DIGEST }],
-    // containers-storage: is Buildah's name for the local store
-    ['containers-storage:busybox:1', 'docker', { transport: 'store', name: 'busybox:1' }],
+    // containers-storage: a containers/storage store (Buildah's, Podman's), optionally named by [driver@root+runroot:options]
+    ['containers-storage:busybox:1', 'docker', { transport: 'containers-storage', name: 'busybox:1' }],
+    ['containers-storage:[overlay@/var/lib/x+/run/x]busybox', 'store', {
+      transport: 'containers-storage', name: 'busybox', store: { spec: 'overlay@/var/lib/x+/run/x', driver: 'overlay', root: '/var/lib/x', runRoot: '/run/x' },
+    }],
+    ['containers-storage:[/var/lib/x]quay.io/a/b:1', 'store', { transport: 'containers-storage', name: 'quay.io/a/b:1', store: { spec: '/var/lib/x', root: '/var/lib/x' } }],
+    ['containers-storage:[vfs@/r:mountopt=x]app', 'store', { transport: 'containers-storage', name: 'app', store: { spec: 'vfs@/r:mountopt=x', driver: 'vfs', root: '/r' } }],
+    [`containers-storage:${HEX}`, 'store', { transport: 'containers-storage', name: HEX }],
+    // dir: skopeo's directory format; the rest is the path, colons and all
+    ['dir:/tmp/x', 'store', { transport: 'dir', path: '/tmp/x' }],
+    ['dir:rel/a:b', 'docker', { transport: 'dir', path: 'rel/a:b' }],
     // oci layouts: containers/image splits at the first ':'
     ['oci:/tmp/layout', 'store', { transport: 'oci', path: '/tmp/layout' }],
     ['oci:/tmp/layout:', 'store', { transport: 'oci', path: '/tmp/layout' }],
@@ -237,8 +246,7 @@ describe('parseImageRef: transports', () => {
 describe('parseImageRef: errors', () => {
   const cases: [string, 'store' | 'docker', string, RegExp][] = [
     ['', 'store', 'invalid-reference', /empty/],
-    ['dir:/tmp/x', 'store', 'unsupported', /dir: transport/],
-    ['dir:', 'docker', 'unsupported', /dir: transport/],
+    ['dir:', 'docker', 'invalid-reference', /dir: needs a path/],
     ['docker-daemon:busybox:latest', 'store', 'unsupported', /docker-daemon: transport/],
     ['foo:/some/path', 'store', 'invalid-reference', /unknown transport "foo"/],
     ['foo:bar/baz', 'docker', 'invalid-reference', /unknown transport "foo"/],
@@ -263,7 +271,11 @@ describe('parseImageRef: errors', () => {
     ['docker-archive:/f.tar:@-1', 'store', 'invalid-reference', /source index/],
     ['docker-archive:/f.tar:@x', 'store', 'invalid-reference', /source index/],
     ['docker-archive:/f.tar:@', 'store', 'invalid-reference', /source index/],
-    ['containers-storage:[overlay@/var/lib/x]busybox', 'store', 'unsupported', /store specification/],
+    ['containers-storage:[overlay@/var/lib/x', 'store', 'invalid-reference', /no closing \]/],
+    ['containers-storage:[overlay@rel/x]busybox', 'store', 'invalid-reference', /not absolute/],
+    ['containers-storage:[@/x]busybox', 'store', 'invalid-reference', /driver and a root/],
+    ['containers-storage:[/x]', 'store', 'invalid-reference', /needs an image name/],
+    ['containers-storage:Busybox', 'store', 'invalid-reference', /lowercase/],
   ];
   for (const [input, def, code, msg] of cases) {
     it(`${JSON.stringify(input)} (${def}) → ${code}`, () => {
@@ -282,6 +294,9 @@ describe('formatImageRef', () => {
     ['docker-archive:/f.tar', 'docker-archive:/f.tar'],
     ['docker-archive:/f.tar:busybox:1', 'docker-archive:/f.tar:docker.io/library/busybox:1'],
     ['docker-archive:/f.tar:@3', 'docker-archive:/f.tar:@3'],
+    ['dir:/d', 'dir:/d'],
+    ['containers-storage:app:1', 'containers-storage:app:1'],
+    ['containers-storage:[vfs@/r+/run]app', 'containers-storage:[vfs@/r+/run]app'],
   ];
   for (const [input, want] of cases) {
     it(`${input} → ${want}, and parses back to the same value`, () => {
@@ -316,6 +331,10 @@ describe('containerNamePrefix', () => {
     ['docker-archive:/f.tar', 'docker-archive'],
     ['docker-archive:/f.tar:@1', 'docker-archive'],
     ['docker-archive:/f.tar:x.io/team/web:1', 'web'],
+    // Buildah: an unnamed dir: image gives dir-working-container; containers-storage: the image's name
+    ['dir:/tmp/d', 'dir'],
+    ['containers-storage:[vfs@/r]quay.io/x/app:1', 'app'],
+    [`containers-storage:${HEX}`, HEX.slice(0, 12)],
     ['scratch', ''],
     [{ transport: 'store', name: 'scratch' }, ''],
     [{ transport: 'docker', ref: { domain: 'h:5000', path: 'a/busybox', tag: '1' } }, 'busybox'],

@@ -13,6 +13,7 @@ interface LoginFlags {
   password?: string;
   passwordStdin?: boolean;
   authfile?: string;
+  compatAuthFile?: string;
   certDir?: string;
   tlsVerify?: boolean;
   getLogin?: boolean;
@@ -28,6 +29,7 @@ export function register(program: Command): void {
     .option('-p, --password <password>', 'password (asked for on a terminal when missing; prefer --password-stdin)')
     .option('--password-stdin', 'read the password from stdin')
     .option('--authfile <file>', 'auth file to write (default: $REGISTRY_AUTH_FILE, else ${XDG_RUNTIME_DIR}/containers/auth.json)')
+    .option('--compat-auth-file <file>', 'a Docker config.json to write instead (Docker format; not with --authfile)')
     .option('--cert-dir <dir>', 'directory with ca.crt (extra CAs) and client.cert/client.key')
     .option('--tls-verify', 'require HTTPS and verified certificates (default; --tls-verify=false allows http and unverified TLS)')
     .option('--no-tls-verify', 'same as --tls-verify=false')
@@ -37,7 +39,7 @@ export function register(program: Command): void {
       const ops = await import('../../core/ops/login.js');
       noExtraArgs(rest);
       if (registry === undefined) throw new TbahError('usage', 'please provide a registry to log in to', { hint: 'tbah login [OPTIONS] HOST[:PORT]' });
-      const files = o.authfile === undefined ? {} : { authFile: o.authfile };
+      const files = { ...(o.authfile === undefined ? {} : { authFile: o.authfile }), ...(o.compatAuthFile === undefined ? {} : { compatAuthFile: o.compatAuthFile }) };
       if (o.getLogin) {
         out(await ops.getLogin(registry, files));
         return;
@@ -73,8 +75,9 @@ export function register(program: Command): void {
     .argument('[registry]', 'HOST[:PORT], https://HOST[:PORT]/…, or HOST[:PORT]/NAMESPACE/REPO')
     .argument('[rest...]')
     .option('--authfile <file>', 'auth file to edit (default: $REGISTRY_AUTH_FILE, else ${XDG_RUNTIME_DIR}/containers/auth.json)')
+    .option('--compat-auth-file <file>', 'a Docker config.json to edit instead (not with --authfile)')
     .option('-a, --all', 'remove the credentials for all registries')
-    .action(async (registry: string | undefined, rest: string[], o: { authfile?: string; all?: boolean }) => {
+    .action(async (registry: string | undefined, rest: string[], o: { authfile?: string; compatAuthFile?: string; all?: boolean }) => {
       const { logout } = await import('../../core/ops/login.js');
       noExtraArgs(rest);
       if (!o.all && registry === undefined) throw new TbahError('usage', 'please provide a registry to log out from', { hint: 'tbah logout HOST[:PORT], or tbah logout --all' });
@@ -82,6 +85,7 @@ export function register(program: Command): void {
         ...(registry === undefined ? {} : { target: registry }),
         ...(o.all ? { all: true } : {}),
         ...(o.authfile === undefined ? {} : { authFile: o.authfile }),
+        ...(o.compatAuthFile === undefined ? {} : { compatAuthFile: o.compatAuthFile }),
       });
       out(key === undefined ? 'Removed login credentials for all registries' : `Removed login credentials for ${key}`);
     });

@@ -8,7 +8,7 @@ import { formatOption } from './shared.js';
 
 export function register(program: Command): void {
   const cmd = program.command('push')
-    .description('write an image to a registry ([docker://]HOST/REPO[:TAG], the default), oci:DIR[:ref], oci-archive:FILE[:ref] or docker-archive:FILE[:name:tag]')
+    .description('write an image to a registry ([docker://]HOST/REPO[:TAG], the default), oci:DIR[:ref], oci-archive:FILE[:ref], docker-archive:FILE[:name:tag], dir:DIR or containers-storage:NAME')
     .argument('<image>')
     .argument('[destination]', 'default: the image name as a registry reference')
     .argument('[rest...]')

@@ -4,14 +4,14 @@
  * parent directories), the deleted ones and the directories that were replaced.
  * Turning a change set into tar entries is `entries.ts`'s job.
  */
-import { constants, type Stats } from 'node:fs';
+import { constants } from 'node:fs';
 import * as path from 'node:path';
-import { type SnapshotFile, type StatTuple, byteCompare, sameDirStat, sameStat, walkTree } from './snapshot.js';
+import { type SnapshotFile, type StatTuple, byteCompare, sameDirStat, sameStat, walkTree, type FileStat } from './snapshot.js';
 
 /** What one layer carries: the same shape whichever driver found it. */
 export interface ChangeSet {
   /** Added or modified paths, plus the parents of any change, in byte order. */
-  changed: { rel: string; st: Stats }[];
+  changed: { rel: string; st: FileStat }[];
   /** Deleted paths whose parent was not deleted too. */
   deleted: string[];
   /** Directories that were replaced (new inode or type): lower contents are hidden. */
@@ -25,8 +25,8 @@ const S_IFMT = 0o170000;
 export function computeChanges(root: string, snap: SnapshotFile | undefined): ChangeSet {
   const prev = snap?.entries ?? {};
   const seen = new Set<string>();
-  const changedMap = new Map<string, Stats>();
-  const all = new Map<string, Stats>();
+  const changedMap = new Map<string, FileStat>();
+  const all = new Map<string, FileStat>();
   const opaque: string[] = [];
   const replacedPrefixes: string[] = [];
   const next: Record<string, StatTuple> = {};
@@ -81,7 +81,7 @@ export function computeChanges(root: string, snap: SnapshotFile | undefined): Ch
   return { changed, deleted: deleted.sort(byteCompare), opaque, snapshot: { version: 1, entries: next } };
 }
 
-function tuple(st: Stats): StatTuple {
+function tuple(st: FileStat): StatTuple {
   return [st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeMs, st.ctimeMs, st.nlink];
 }
 

@@ -4,14 +4,14 @@
  * whiteouts and `.wh..wh..opq` markers in byte order, numeric owners through
  * an explicit id map, times through the commit's time policy. Deterministic.
  */
-import { closeSync, constants, openSync, readSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, openSync, readSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { TbahError } from '../errors.js';
 import type { TarEntry } from '../layer/tar.js';
 import type { TarEntryType, TarHeader } from '../layer/tar-types.js';
 import { nativeFs } from '../util/native.js';
 import type { ChangeSet } from './changes.js';
-import { byteCompare } from './snapshot.js';
+import { byteCompare, type FileStat } from './snapshot.js';
 
 export interface TimePolicy {
   /** Every entry gets exactly this mtime (commit --timestamp). */
@@ -49,7 +49,7 @@ export interface EntryOptions {
   onEmit?: (h: TarHeader) => void;
 }
 
-function entryType(st: Stats): TarEntryType | undefined {
+function entryType(st: FileStat): TarEntryType | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -73,7 +73,7 @@ export function keepXattr(name: string): boolean {
   return name === 'security.capability' || (name.startsWith('user.') && !name.startsWith('user.overlay.'));
 }
 
-export function readXattrs(file: string, st: Stats): Map<string, Buffer> | undefined {
+export function readXattrs(file: string, st: FileStat): Map<string, Buffer> | undefined {
   if (!st.isFile() && !st.isDirectory()) return undefined;
   let fd: number;
   try {
@@ -136,7 +136,7 @@ function devNumbers(rdev: number): { devmajor: number; devminor: number } {
 
 /** Header for a path on disk; `name` is its path in the archive. */
 export function headerFor(
-  root: string, rel: string, st: Stats, time: TimePolicy, ids: IdMap, readlink: (p: string) => string, withXattrs = true,
+  root: string, rel: string, st: FileStat, time: TimePolicy, ids: IdMap, readlink: (p: string) => string, withXattrs = true,
 ): TarHeader | undefined {
   const type = entryType(st);
   if (!type) return undefined;
@@ -169,7 +169,7 @@ export function whiteoutHeader(name: string, time: TimePolicy): TarHeader {
 export async function* layerEntries(root: string, cs: ChangeSet, opts: EntryOptions): AsyncGenerator<TarEntry> {
   const { time, ids } = opts;
   const emit = opts.onEmit ?? ((): void => undefined);
-  const items: { name: string; kind: 'path' | 'whiteout' | 'opaque'; st?: Stats }[] = [];
+  const items: { name: string; kind: 'path' | 'whiteout' | 'opaque'; st?: FileStat }[] = [];
   for (const c of cs.changed) items.push({ name: c.rel, kind: 'path', st: c.st });
   for (const d of cs.deleted) {
     const dir = path.posix.dirname(d);

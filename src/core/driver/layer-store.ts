@@ -214,7 +214,7 @@ export function isWhiteoutAt(p: string): boolean {
   }
 }
 
-export function isWhiteoutStat(st: fs.Stats): boolean {
+export function isWhiteoutStat(st: { isCharacterDevice(): boolean; rdev: number }): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 

@@ -4,7 +4,7 @@
  * unpacked or last committed. ctime cannot be set from user space, so any
  * content or metadata change since the record is seen.
  */
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { constants, lstatSync, readdirSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 
 /** [ino, mode, uid, gid, size, mtimeMs, ctimeMs, nlink] */
@@ -15,7 +15,70 @@ export interface SnapshotFile {
   entries: Record<string, StatTuple>;
 }
 
-export function tupleOf(st: Stats): StatTuple {
+/**
+ * What a commit needs of an lstat, and nothing more: fs.Stats costs ~900 bytes
+ * of heap each (measured: 18 MB for a 20,000-file tree), this ~100. fs.Stats
+ * satisfies it, so either can be passed.
+ */
+export interface FileStat {
+  readonly dev: number;
+  readonly ino: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly rdev: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+}
+
+class LeanStat implements FileStat {
+  readonly dev: number;
+  readonly ino: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly rdev: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  constructor(st: Stats) {
+    this.dev = st.dev;
+    this.ino = st.ino;
+    this.mode = st.mode;
+    this.nlink = st.nlink;
+    this.uid = st.uid;
+    this.gid = st.gid;
+    this.rdev = st.rdev;
+    this.size = st.size;
+    this.mtimeMs = st.mtimeMs;
+    this.ctimeMs = st.ctimeMs;
+  }
+  private is(t: number): boolean { return (this.mode & constants.S_IFMT) === t; }
+  isFile(): boolean { return this.is(constants.S_IFREG); }
+  isDirectory(): boolean { return this.is(constants.S_IFDIR); }
+  isSymbolicLink(): boolean { return this.is(constants.S_IFLNK); }
+  isCharacterDevice(): boolean { return this.is(constants.S_IFCHR); }
+  isBlockDevice(): boolean { return this.is(constants.S_IFBLK); }
+  isFIFO(): boolean { return this.is(constants.S_IFIFO); }
+  isSocket(): boolean { return this.is(constants.S_IFSOCK); }
+}
+
+/** lstat, kept lean (see FileStat). */
+export function leanLstat(p: string): FileStat {
+  return new LeanStat(lstatSync(p));
+}
+
+export function tupleOf(st: FileStat): StatTuple {
   return [st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeMs, st.ctimeMs, st.nlink];
 }
 
@@ -38,7 +101,7 @@ export function sameDirStat(a: StatTuple, b: StatTuple): boolean {
 export interface WalkEntry {
   /** Path relative to the root, '/'-separated, no leading '/'. */
   rel: string;
-  st: Stats;
+  st: FileStat;
 }
 
 /**
@@ -51,7 +114,7 @@ export function* walkTree(root: string, rel = ''): Generator<WalkEntry> {
   const names = readdirSync(dir).sort(byteCompare);
   for (const name of names) {
     const childRel = rel === '' ? name : `${rel}/${name}`;
-    const st = lstatSync(path.join(root, childRel));
+    const st = leanLstat(path.join(root, childRel));
     yield { rel: childRel, st };
     if (st.isDirectory()) yield* walkTree(root, childRel);
   }

@@ -4,16 +4,16 @@
  * whiteout devices and replaced directories with the opaque xattr. Reading it
  * costs what the container changed, not what its image holds.
  */
-import fs, { type Stats } from 'node:fs';
+import fs from 'node:fs';
 import * as path from 'node:path';
 import type { TarHeader } from '../layer/tar-types.js';
 import { nativeFs } from '../util/native.js';
 import type { ChangeSet } from './changes.js';
 import { keepXattr } from './entries.js';
 import { OPAQUE_XATTR, isOpaqueDir, isWhiteoutStat } from './layer-store.js';
-import { byteCompare, walkTree } from './snapshot.js';
+import { byteCompare, walkTree, type FileStat } from './snapshot.js';
 
-type Lower = (rel: string) => { path: string; st: Stats } | null;
+type Lower = (rel: string) => { path: string; st: FileStat } | null;
 
 /**
  * The change set an upper directory holds. Directories overlayfs copied up
@@ -21,7 +21,7 @@ type Lower = (rel: string) => { path: string; st: Stats } | null;
  * and removed) and that are the same as below are left out: they change nothing.
  */
 export function upperChanges(upper: string, lower: Lower, opaqueXattr = OPAQUE_XATTR): ChangeSet {
-  const entries: { rel: string; st: Stats; whiteout: boolean; opaque: boolean }[] = [];
+  const entries: { rel: string; st: FileStat; whiteout: boolean; opaque: boolean }[] = [];
   for (const { rel, st } of walkTree(upper)) {
     const whiteout = isWhiteoutStat(st);
     entries.push({ rel, st, whiteout, opaque: !whiteout && st.isDirectory() && isOpaqueDir(path.join(upper, rel), opaqueXattr) });
@@ -42,7 +42,7 @@ export function upperChanges(upper: string, lower: Lower, opaqueXattr = OPAQUE_X
     const parent = path.posix.dirname(e.rel);
     if (parent !== '.') needed.add(parent);
   }
-  const changed: { rel: string; st: Stats }[] = [];
+  const changed: { rel: string; st: FileStat }[] = [];
   const deleted: string[] = [];
   const opaque: string[] = [];
   for (const e of entries) {
@@ -86,7 +86,7 @@ export function conformToLayer(dir: string, headers: TarHeader[], opaqueXattr = 
   for (const d of dirs) fs.utimesSync(d.abs, d.mtime, d.mtime);
 }
 
-function stripXattrs(abs: string, st: Stats, h: TarHeader, opaqueXattr: string): void {
+function stripXattrs(abs: string, st: FileStat, h: TarHeader, opaqueXattr: string): void {
   let fd: number;
   try {
     fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);

@@ -14,7 +14,6 @@
  */
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import * as os from 'node:os';
 import * as zlib from 'node:zlib';
 import { TbahError } from '../errors.js';
@@ -22,7 +21,7 @@ import { TbahError } from '../errors.js';
 export interface GzipStreamOptions {
   /** zlib level 0–9; default 6 (what gzip, pigz, Docker and Buildah use). */
   level?: number;
-  /** Blocks compressed at once in worker threads; 0 = no workers (compress in the main thread). */
+  /** Blocks compressed at once on libuv's thread pool; 0 = compress in the main thread. */
   workers?: number;
   /** Bytes per block (changing it changes the output bytes); default 1 MiB. */
   blockSize?: number;
@@ -59,7 +58,7 @@ export function createGzipStream(opts: GzipStreamOptions = {}): Transform {
   return new GzipStream(level, workers, blockSize);
 }
 
-/** Stops the shared worker pool (idle workers are unref'd, so this is only needed for a clean shutdown). */
+/** Drops queued blocks of the shared pool (nothing keeps the process alive; kept for a clean shutdown). */
 export async function terminateGzipPool(): Promise<void> {
   await pool.terminate();
 }
@@ -81,7 +80,7 @@ function gzipTrailer(crc: number, size: number): Buffer {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Block compression. Worker and in-thread path make the same call, one deflateRawSync with these
+// Block compression. The pool and the in-thread path give the same bytes: one deflate call per block with these
 // options: every parameter that shapes the bytes is pinned here, including chunkSize (level 0's
 // stored blocks follow the output buffer size) and the single-call flush (an async zlib stream
 // writes with Z_NO_FLUSH first, which also changes level 0's output).
@@ -103,34 +102,13 @@ function deflateOptions(level: number, last: boolean): DeflateOptions {
 }
 
 interface Block {
-  /** Dedicated buffer (own ArrayBuffer, offset 0): it is transferred, not cloned, to a worker. */
+  /** Dedicated buffer (own ArrayBuffer, offset 0). */
   data: ArrayBuffer;
   len: number;
   /** Last 32 KiB of the previous block (dedicated buffer), or null for the first block. */
   dict: ArrayBuffer | null;
   opts: DeflateOptions;
 }
-
-// Kept self-contained (a string run with eval) because the CLI is bundled into one file.
-const WORKER_SOURCE = `
-'use strict';
-const { parentPort } = require('node:worker_threads');
-const zlib = require('node:zlib');
-parentPort.on('message', (b) => {
-  let out;
-  try {
-    const opts = b.dict === null ? b.opts : { ...b.opts, dictionary: new Uint8Array(b.dict) };
-    out = zlib.deflateRawSync(new Uint8Array(b.data, 0, b.len), opts);
-  } catch (err) {
-    parentPort.postMessage({ ok: false, message: String((err && err.message) || err) });
-    return;
-  }
-  // Copy into a buffer of its own: posting a view would clone its whole backing store.
-  const ab = new ArrayBuffer(out.length);
-  new Uint8Array(ab).set(out);
-  parentPort.postMessage({ ok: true, data: ab }, [ab]);
-});
-`;
 
 /** Blocks the event loop for one block (~30 ms per MiB at level 6): only for inputs of one block and workers: 0. */
 function deflateInThread(b: Block): Buffer {
@@ -144,24 +122,20 @@ interface Job {
   done: (err: Error | null, out?: Buffer) => void;
 }
 
-interface Slot {
-  worker: Worker;
-  job: Job | null;
-}
-
 /**
- * One pool per process, shared by all streams, grown on demand to the largest worker count asked
- * for. Workers are unref'd while idle (they never keep the process alive) and ref'd while busy
- * (so a process waiting only for compression does not exit early).
+ * Blocks are deflated on libuv's thread pool (zlib's asynchronous API), never
+ * in worker threads: a worker is a whole V8 isolate (~40 MB RSS each, measured),
+ * a pool thread costs nothing. At most `workers` blocks compress at once
+ * (the pool also serves file reads), across all streams of the process.
  */
-class WorkerPool {
-  private readonly slots: Slot[] = [];
+class DeflatePool {
   private readonly queue: Job[] = [];
-  private target = 0;
+  private running = 0;
+  private limit = 0;
 
-  /** `workers` is the submitting stream's worker count: the pool grows to the largest one seen. */
+  /** `workers` is the submitting stream's parallelism: the pool runs as many as the largest seen. */
   submit(job: Job, workers: number): void {
-    this.target = Math.max(this.target, workers);
+    this.limit = Math.max(this.limit, workers);
     this.queue.push(job);
     this.pump();
   }
@@ -172,79 +146,28 @@ class WorkerPool {
   }
 
   async terminate(): Promise<void> {
-    this.target = 0;
+    this.limit = 0;
     const queued = this.queue.splice(0);
-    for (const job of queued) job.done(new Error('gzip worker pool terminated'));
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const job of queued) job.done(new Error('gzip pool terminated'));
   }
 
   private pump(): void {
-    while (this.queue.length > 0) {
-      let slot = this.slots.find((s) => s.job === null);
-      if (slot === undefined) {
-        if (this.slots.length >= this.target) return;
-        try {
-          slot = this.spawn();
-        } catch (err) {
-          this.queue.shift()!.done(err instanceof Error ? err : new Error(String(err)));
-          continue;
-        }
-      }
+    while (this.queue.length > 0 && this.running < this.limit) {
       const job = this.queue.shift()!;
-      slot.job = job;
-      slot.worker.ref();
+      this.running++;
       const b = job.block;
-      try {
-        slot.worker.postMessage(b, b.dict === null ? [b.data] : [b.data, b.dict]);
-      } catch (err) {
-        slot.job = null;
-        slot.worker.unref();
-        job.done(err instanceof Error ? err : new Error(String(err)));
-      }
+      const opts = b.dict === null ? b.opts : { ...b.opts, dictionary: new Uint8Array(b.dict) };
+      // One write ended with the block's flush mode: the same bytes as deflateRawSync for levels 1–9.
+      zlib.deflateRaw(new Uint8Array(b.data, 0, b.len), opts, (err, out) => {
+        this.running--;
+        job.done(err, out);
+        this.pump();
+      });
     }
-  }
-
-  private spawn(): Slot {
-    // execArgv []: an inherited --input-type=module would make the eval'd source ESM (no require).
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], stdout: false, stderr: false });
-    worker.unref();
-    const slot: Slot = { worker, job: null };
-    this.slots.push(slot);
-    const finish = (err: Error | null, out?: Buffer): void => {
-      const job = slot.job;
-      slot.job = null;
-      if (job !== null) job.done(err, out);
-    };
-    // A worker that failed gets no new jobs, even before its 'exit' arrives.
-    const retire = (): void => {
-      const i = this.slots.indexOf(slot);
-      if (i >= 0) this.slots.splice(i, 1);
-    };
-    worker.on('message', (m: { ok: true; data: ArrayBuffer } | { ok: false; message: string }) => {
-      worker.unref();
-      finish(m.ok ? null : new Error(m.message), m.ok ? Buffer.from(m.data) : undefined);
-      this.pump();
-    });
-    worker.on('messageerror', (err) => {
-      worker.unref();
-      finish(err);
-      this.pump();
-    });
-    worker.on('error', (err) => {
-      retire();
-      finish(err);
-      this.pump();
-    });
-    worker.on('exit', (code) => {
-      retire();
-      finish(new Error(`gzip worker exited (code ${code})`));
-      this.pump();
-    });
-    return slot;
   }
 }
 
-const pool = new WorkerPool();
+const pool = new DeflatePool();
 
 // ---------------------------------------------------------------------------------------------
 
@@ -360,7 +283,8 @@ class GzipStream extends Transform {
       this.#drain();
     };
     // A single-block input never pays worker start-up; the bytes are the same either way.
-    if (this.#workers === 0 || (seq === 0 && last)) {
+    // Level 0's stored blocks follow how the input was written, so it always takes the one-call path.
+    if (this.#workers === 0 || (seq === 0 && last) || this.#level === 0) {
       // Deferred so results always arrive asynchronously (the ordering logic relies on it).
       setImmediate(() => {
         if (this.destroyed) return;

@@ -10,10 +10,8 @@ import {
 } from '../refs.js';
 import type { ImageRecord } from '../store/images.js';
 import type { Store } from '../store/store.js';
-import { openDockerArchive, openOciArchive } from '../transports/archive.js';
-import { openOciLayout } from '../transports/oci-layout.js';
 import {
-  DEFAULT_JOBS, type RegistryOptions, type TransferEvent, clientFor, countingStream, fetchImageManifest, openRegistryImage, withDefaultTag,
+  DEFAULT_JOBS, type RegistryOptions, type TransferEvent, checkAuthFile, clientFor, countingStream, fetchImageManifest, openRegistryImage, withDefaultTag,
 } from '../transports/registry.js';
 import type { SourceImage } from '../transports/source.js';
 import { mapLimit } from '../util/limit.js';
@@ -74,19 +72,33 @@ export interface ResolveOptions extends RegistryOptions {
   onNote?: (msg: string) => void;
 }
 
-/** Open a non-store, non-registry transport as a source image. Caller must close it. */
-export async function openSource(store: Store, ref: Exclude<ImageRef, { transport: 'store' | 'docker' }>, label: string): Promise<SourceImage> {
+/** The transports read by importing a whole image (everything but the store itself and registries). */
+export type LocalSourceRef = Exclude<ImageRef, { transport: 'store' | 'docker' }>;
+
+/** Open a non-store, non-registry transport as a source image (each transport's code loaded on use). Caller must close it. */
+export async function openSource(store: Store, ref: LocalSourceRef, label: string): Promise<SourceImage> {
   switch (ref.transport) {
     case 'oci':
-      return openOciLayout(ref.path, ref.ref, label);
+      return (await import('../transports/oci-layout.js')).openOciLayout(ref.path, ref.ref, label);
     case 'oci-archive':
-      return openOciArchive(ref.path, ref.ref, await store.tempDir('oci-archive'), label);
+      return (await import('../transports/archive.js')).openOciArchive(ref.path, ref.ref, await store.tempDir('oci-archive'), label);
     case 'docker-archive':
-      return openDockerArchive(ref.path, { ...(ref.ref ? { ref: ref.ref } : {}), ...(ref.index !== undefined ? { index: ref.index } : {}) }, await store.tempDir('docker-archive'), label);
+      return (await import('../transports/archive.js')).openDockerArchive(ref.path, { ...(ref.ref ? { ref: ref.ref } : {}), ...(ref.index !== undefined ? { index: ref.index } : {}) }, await store.tempDir('docker-archive'), label);
+    case 'dir':
+      return (await import('../transports/dir.js')).openDirImage(ref.path, label);
+    case 'containers-storage': {
+      const cs = await import('../transports/containers-storage.js');
+      await cs.requireStorage(ref.store, label);
+      return cs.openStorageImage(ref.store, ref.name, await store.tempDir('containers-storage'), label);
+    }
   }
 }
 
-/** The store name an imported image gets: the source's own full name, or the ref as a local name. */
+/**
+ * The store name an imported image gets: the source's own full name (a
+ * registry's, a docker-archive's tag, a containers-storage name), or an
+ * OCI ref as a local name. A `dir:` image arrives unnamed, as in Buildah.
+ */
 function importNames(src: SourceImage, ref: ImageRef): string[] {
   if (src.name) return [src.name];
   if ((ref.transport === 'oci' || ref.transport === 'oci-archive') && ref.ref) {
@@ -129,6 +141,16 @@ async function findLocal(store: Store, ref: DockerReference): Promise<ImageRecor
 export async function resolveImage(store: Store, spec: string, opts: ResolveOptions = {}): Promise<ImageRecord> {
   const ref = parseImageRef(spec, 'store');
   const policy = opts.pull ?? 'missing';
+  // As Buildah: a named auth file must exist, whatever the source.
+  await checkAuthFile(opts.authFile);
+  if (ref.transport === 'containers-storage' && ref.store === undefined && policy !== 'always') {
+    // Buildah's spelling of "the local store": tbah's own store first; Buildah's or Podman's when tbah lacks the image.
+    const local = await store.images.find(ref.name).catch(() => undefined);
+    if (local) return local;
+    if (policy === 'never') {
+      throw new TbahError('not-found', `${spec}: image not known`, { hint: 'pull it first, or use --pull missing' });
+    }
+  }
   if (ref.transport === 'store' || ref.transport === 'docker') {
     let local: ImageRecord | undefined;
     let remote: DockerReference | undefined;
@@ -173,14 +195,17 @@ export async function resolveImage(store: Store, spec: string, opts: ResolveOpti
       throw err;
     }
   }
-  const src = await openSource(store, ref, spec);
-  try {
-    return await importImage(store, src, importNames(src, ref), {
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
-  } finally {
-    await src.close();
-  }
+  // Held from the start: an archive's or skopeo's temp files in the store must not be swept by a concurrent GC.
+  return store.withBlobs(async () => {
+    const src = await openSource(store, ref, spec);
+    try {
+      return await importImage(store, src, importNames(src, ref), {
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
+    } finally {
+      await src.close();
+    }
+  });
 }
 
 /** The manifest digest a reference has on its registry now (for `--pull newer`). */
@@ -197,4 +222,25 @@ export async function pullImage(store: Store, spec: string, opts: ResolveOptions
   const ref = parseImageRef(spec, 'docker');
   const asSpec = ref.transport === 'docker' ? `docker://${formatDockerReference(ref.ref)}` : spec;
   return resolveImage(store, asSpec, { ...opts, pull: opts.pull ?? 'always' });
+}
+
+/**
+ * `tbah pull --all-tags REPO`: every tag the registry lists for the
+ * repository (a tag or digest in `spec` is ignored, as Buildah does), in the
+ * registry's order, each pulled as `pull` would. Registries only.
+ */
+export async function pullAllTags(store: Store, spec: string, opts: ResolveOptions = {}): Promise<ImageRecord[]> {
+  const ref = parseImageRef(spec, 'docker');
+  if (ref.transport !== 'docker') {
+    throw new TbahError('invalid-argument', `pulling all tags is not supported for ${ref.transport} transport`, { hint: 'give a registry repository: [docker://]HOST/REPO' });
+  }
+  await checkAuthFile(opts.authFile);
+  const repo: DockerReference = { domain: ref.ref.domain, path: ref.ref.path };
+  const tags = await (await clientFor(repo, opts)).listTags(repo.path);
+  if (tags.length === 0) {
+    throw new TbahError('not-found', `${repo.domain}/${repo.path} has no tags`, { hint: 'push an image to it first, or check the repository name' });
+  }
+  const out: ImageRecord[] = [];
+  for (const tag of tags) out.push(await pullImage(store, `docker://${formatDockerReference({ ...repo, tag })}`, opts));
+  return out;
 }

@@ -12,6 +12,7 @@ import { RegistryClient } from '../registry/client.js';
 import {
   type Credentials,
   type CredentialSources,
+  DOCKER_HUB_LEGACY_KEY,
   defaultSources,
   locateCredentials,
   normaliseAuthKey,
@@ -71,6 +72,12 @@ export interface RegistryAccess {
 export interface AuthFileOptions {
   /** `--authfile`; else `REGISTRY_AUTH_FILE`, else the primary file. */
   authFile?: string;
+  /**
+   * `--compat-auth-file`: a Docker `config.json` to read and write instead
+   * (the only file consulted; Docker Hub filed under `https://index.docker.io/v1/`;
+   * no per-repository keys, which Docker does not know). Exclusive with `authFile`.
+   */
+  compatAuthFile?: string;
   /** Defaults to the process's; tests and library users may give their own. */
   sources?: CredentialSources;
 }
@@ -101,8 +108,26 @@ export interface LoginResult {
 }
 
 function sourcesOf(o: AuthFileOptions): CredentialSources {
+  if (o.authFile !== undefined && o.compatAuthFile !== undefined) {
+    throw new TbahError('usage', '--authfile and --compat-auth-file cannot be used simultaneously', { hint: 'give one of them' });
+  }
   const src = o.sources ?? defaultSources();
-  return o.authFile === undefined ? src : { ...src, authFile: o.authFile };
+  const file = o.authFile ?? o.compatAuthFile;
+  return file === undefined ? src : { ...src, authFile: file };
+}
+
+/**
+ * The key credentials are filed under in a Docker config.json: Docker Hub's
+ * legacy URL for docker.io; a per-repository key is refused (Docker has none),
+ * as containers/image refuses it.
+ */
+function compatKey(t: LoginTarget): string {
+  if (t.key !== t.registry) {
+    throw new TbahError('invalid-argument', `credentials cannot be recorded in Docker-compatible format with namespaced key ${JSON.stringify(t.key)}`, {
+      hint: `log in to ${t.registry}, or use --authfile for a per-repository entry`,
+    });
+  }
+  return t.registry === 'docker.io' ? DOCKER_HUB_LEGACY_KEY : t.registry;
 }
 
 function repositoryOf(t: LoginTarget): string {
@@ -134,6 +159,7 @@ function isUnauthorized(e: unknown): boolean {
 export async function login(o: LoginOptions): Promise<LoginResult> {
   const t = parseLoginTarget(o.target);
   const src = sourcesOf(o);
+  if (o.compatAuthFile !== undefined) compatKey(t); // refuse a namespaced key before asking for anything
   const reach: RegistryAccess = { ...(o.tlsVerify === undefined ? {} : { tlsVerify: o.tlsVerify }), ...(o.certDir === undefined ? {} : { certDir: o.certDir }) };
   let username = o.username ?? '';
   let password = o.password ?? '';
@@ -181,7 +207,8 @@ export async function login(o: LoginOptions): Promise<LoginResult> {
       hint: `check the username and password; nothing was written to ${where}`,
     });
   }
-  const storedIn = await storeCredentials(t.key, t.registry, username, password, src);
+  const key = o.compatAuthFile !== undefined ? compatKey(t) : t.key;
+  const storedIn = await storeCredentials(key, t.registry, username, password, src);
   return { key: t.key, registry: t.registry, alreadyLoggedIn: false, storedIn };
 }
 
@@ -199,6 +226,7 @@ export async function getLogin(target: string, o: AuthFileOptions = {}): Promise
 
 /** An explicit auth file must exist for logout (Buildah's CheckAuthFile). */
 async function checkExplicitFile(src: CredentialSources): Promise<void> {
+  // sourcesOf put --authfile or --compat-auth-file there.
   const p = primaryAuthFile(src);
   if (!p.explicit) return;
   try {
@@ -225,6 +253,7 @@ export async function logout(o: LogoutOptions): Promise<string | undefined> {
   }
   if (o.target === undefined) throw new TbahError('usage', 'logout needs a registry', { hint: 'tbah logout HOST[:PORT], or --all' });
   const t = parseLoginTarget(o.target);
+  if (o.compatAuthFile !== undefined) compatKey(t);
   if (await removeCredentials(t.key, t.registry, src)) return t.key;
   // Credentials from another file of the lookup are not ours to remove; say where they are.
   const primary = primaryAuthFile(src).path;

@@ -1,11 +1,14 @@
 /**
- * A Docker Registry HTTP API v2 / OCI distribution client on Node's global
- * fetch: ping, Bearer/Basic auth from challenges, manifests, verified blob
- * reads that resume after a cut connection, HEAD-skip/mount/POST-PATCH-PUT
- * uploads, retries for transient failures, TLS from containers-certs.d
- * directories, and errors built from the registry's JSON error body.
+ * A Docker Registry HTTP API v2 / OCI distribution client on node:http(s)
+ * (registry/http.ts): ping, Bearer/Basic auth from challenges (one token for
+ * all the scopes a push needs), manifests, verified blob reads that resume
+ * after a cut connection, HEAD-skip/mount/POST-PATCH-PUT uploads (a refused
+ * mount's upload session is used, not a second POST), retries for transient
+ * failures, TLS from containers-certs.d directories, the proxy variables, and
+ * errors built from the registry's JSON error body.
  */
 import { Readable } from 'node:stream';
+import { TbahError } from '../errors.js';
 import { type Descriptor, type Digest, MediaType, isDigest, sha256Digest } from '../oci.js';
 import { VerifyingStream } from '../util/hashing.js';
 import { type AuthChallenge, findChallenge, parseWwwAuthenticate } from './auth-header.js';
@@ -20,7 +23,9 @@ import {
   statusError,
   transportError,
 } from './errors.js';
-import { type TlsDispatcher, type TlsMaterial, defaultCertDirs, firstExistingDir, loadCertDir, makeDispatcher } from './tls.js';
+import { type FileBody, HttpClient, type HttpResponse, type RequestBody, readBody } from './http.js';
+import { proxyConfigFromEnv, proxyFor, showProxy } from './proxy.js';
+import { type TlsMaterial, defaultCertDirs, firstExistingDir, loadCertDir, tlsSettings } from './tls.js';
 import { keep } from '../util/streams.js';
 
 export { RegistryError } from './errors.js';
@@ -45,7 +50,12 @@ export interface RegistryClientOptions {
   attempts?: number;
   /** Base backoff in ms, doubled each retry; default 250. A 429's Retry-After (≤ 60 s) wins. */
   backoffMs?: number;
+  /** Environment for the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
+
+/** What a cross-repository mount did: mounted, or refused (with the upload session the registry opened instead, if any). */
+export type MountResult = { mounted: true } | { mounted: false; location?: string };
 
 export interface FetchedManifest {
   bytes: Buffer;
@@ -62,6 +72,8 @@ export const MANIFEST_ACCEPT = [
 
 /** Manifests are small; refuse anything absurd rather than buffer it. */
 const MANIFEST_MAX = 4 * 1024 * 1024;
+/** Token responses are small JSON documents. */
+const TOKEN_MAX = 1024 * 1024;
 /** Longest wait a Retry-After may impose. */
 const RETRY_AFTER_MAX_MS = 60_000;
 
@@ -71,7 +83,7 @@ interface RequestSpec {
   path: string;
   headers?: Record<string, string>;
   /** Made anew per attempt, so streamed bodies can be retried. */
-  body?: () => Buffer | Readable;
+  body?: () => RequestBody;
   /** The token scope this request needs (`repository:ns/repo:pull`). */
   scope: string;
   /** What the request is about, for error messages. */
@@ -82,7 +94,11 @@ interface RequestSpec {
   accept?: number[];
 }
 
-type FetchInit = Omit<RequestInit, 'dispatcher'> & { duplex?: 'half'; dispatcher?: object };
+interface SendInit {
+  method: string;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+}
 
 export class RegistryClient {
   readonly registry: string;
@@ -95,8 +111,11 @@ export class RegistryClient {
   private scheme: 'https' | 'http' | undefined;
   private pinging: Promise<void> | undefined;
   private transport: Promise<void> | undefined;
-  private tls: TlsDispatcher | undefined;
+  private http: HttpClient | undefined;
   private material: TlsMaterial | undefined;
+  private readonly env: Readonly<Record<string, string | undefined>>;
+  /** Repositories a push may mount from, per destination repository: asked for in the push's token. */
+  private readonly mountSources = new Map<string, Set<string>>();
   private challenge: AuthChallenge | undefined;
   private readonly tokens = new Map<string, Promise<string>>();
   /** Everything that must never be shown: the password or identity token, and each Bearer token. */
@@ -110,6 +129,7 @@ export class RegistryClient {
     this.credentials = opts.credentials;
     this.attempts = Math.max(1, opts.attempts ?? 4);
     this.backoffMs = opts.backoffMs ?? 250;
+    this.env = opts.env ?? process.env;
     const c = opts.credentials;
     if (c?.kind === 'basic' && c.password !== '') this.secrets.add(c.password);
     if (c?.kind === 'identity-token' && c.token !== '') this.secrets.add(c.token);
@@ -125,13 +145,30 @@ export class RegistryClient {
     return this.material?.dir;
   }
 
-  /** Release the connection pool of a custom TLS setup (idle sockets never hold the process open). */
+  /** Release the connection pool (idle sockets never hold the process open anyway). */
   async close(): Promise<void> {
-    const tls = this.tls;
-    this.tls = undefined;
+    const http = this.http;
+    this.http = undefined;
     this.transport = undefined;
     this.scheme = undefined; // the next request pings again and rebuilds the transport
-    await tls?.close();
+    http?.close();
+  }
+
+  /**
+   * Declare the repositories a push to `repository` may mount blobs from, so
+   * that one token covers the whole push (`repository:DEST:pull,push` and
+   * `repository:SRC:pull` for each), as containers/image asks for it.
+   */
+  addMountSources(repository: string, sources: Iterable<string>): void {
+    let set = this.mountSources.get(repository);
+    if (set === undefined) this.mountSources.set(repository, (set = new Set()));
+    for (const s of sources) if (s !== repository) set.add(s);
+  }
+
+  /** The scope of every request of a push to `repository`. */
+  private pushScope(repository: string): string {
+    const sources = [...(this.mountSources.get(repository) ?? [])].sort();
+    return [`repository:${repository}:pull,push`, ...sources.map((s) => `repository:${s}:pull`)].join(' ');
   }
 
   /** GET /v2/: finds the scheme (https, or http when TLS verification is off) and the auth challenge. */
@@ -160,9 +197,9 @@ export class RegistryClient {
     const headers: Record<string, string> = {};
     const c = this.credentials;
     if (c?.kind === 'basic') headers['Authorization'] = basicHeader(c.username, c.password);
-    const res = await this.send(`${this.base()}/v2/`, () => ({ headers }), ctx, true);
+    const res = await this.send(`${this.base()}/v2/`, () => ({ method: 'GET', headers }), ctx, true);
     if (!res.ok) throw await this.failure(res, ctx);
-    await res.body?.cancel();
+    res.discard();
   }
 
   /** Fetch a manifest by tag or digest. By digest, the bytes are verified. */
@@ -187,7 +224,7 @@ export class RegistryClient {
         hint: 'the registry or a proxy altered the manifest',
       });
     }
-    const header = res.headers.get('content-type')?.split(';')[0]?.trim();
+    const header = res.header('content-type')?.split(';')[0]?.trim();
     return { bytes, mediaType: mediaTypeOf(bytes, header), digest };
   }
 
@@ -195,9 +232,10 @@ export class RegistryClient {
    * A stream of the blob, verified against the descriptor's digest and size
    * as it flows (a mismatch is a `corrupt` error naming the digest). A
    * connection cut mid-blob is resumed with a Range request, up to
-   * `attempts` times.
+   * `attempts` times. `verify: false` is for callers that verify the bytes
+   * themselves (the store's import does), to hash them once, not twice.
    */
-  async getBlob(repository: string, desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
+  async getBlob(repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, opts: { verify?: boolean } = {}): Promise<Readable> {
     const ctx: RequestContext = { registry: this.registry, action: 'pull', kind: 'blob', repository, digest: desc.digest };
     const spec: RequestSpec = {
       method: 'GET',
@@ -208,8 +246,9 @@ export class RegistryClient {
       ctx,
     };
     const first = await this.request(spec);
-    const verify = new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest} from ${this.registry}/${repository}`);
     const body = Readable.from(this.blobChunks(spec, first, desc.size), { objectMode: false });
+    if (opts.verify === false) return body;
+    const verify = new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest} from ${this.registry}/${repository}`);
     body.on('error', (e) => verify.destroy(e));
     // A consumer that stops early must also stop the download.
     verify.on('close', () => body.destroy());
@@ -217,9 +256,35 @@ export class RegistryClient {
     return body.pipe(verify);
   }
 
+  /** The repository's tags, in the registry's order, following `Link: <…>; rel="next"` pages. */
+  async listTags(repository: string): Promise<string[]> {
+    const ctx: RequestContext = { registry: this.registry, action: 'pull', kind: 'tags', repository };
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list`;
+    for (let pages = 0; path !== undefined && pages < 1000; pages++) {
+      const res = await this.request({ method: 'GET', path, scope: `repository:${repository}:pull`, ctx });
+      let doc: { tags?: unknown };
+      try {
+        doc = JSON.parse((await readLimited(res, MANIFEST_MAX, describe(ctx))).toString('utf8')) as typeof doc;
+      } catch (e) {
+        if (e instanceof RegistryError) throw e;
+        throw new RegistryError('corrupt', `${describe(ctx)} from ${this.registry} is not JSON`);
+      }
+      if (Array.isArray(doc.tags)) for (const t of doc.tags) if (typeof t === 'string') tags.push(t);
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.header('link') ?? '')?.[1];
+      path = next === undefined ? undefined : new URL(next, res.url).toString();
+    }
+    return tags;
+  }
+
   /** HEAD the blob: true when the repository already has it. */
   async hasBlob(repository: string, digest: Digest): Promise<boolean> {
     return this.headBlob(repository, digest, `repository:${repository}:pull`, 'pull');
+  }
+
+  /** HEAD the blob as part of a push (push scope, and a push's wording in errors). */
+  async hasBlobForPush(repository: string, digest: Digest): Promise<boolean> {
+    return this.headBlob(repository, digest, this.pushScope(repository), 'push');
   }
 
   /**
@@ -228,83 +293,115 @@ export class RegistryClient {
    * abandoned) or the credentials may not read `from`.
    */
   async mountBlob(repository: string, from: string, digest: Digest): Promise<boolean> {
+    const r = await this.tryMount(repository, from, digest);
+    if (!r.mounted && r.location !== undefined) await this.abandonUpload(repository, r.location);
+    return r.mounted;
+  }
+
+  /**
+   * Ask for a cross-repository mount. A registry that declines answers
+   * `202 Accepted` with an upload session: its Location is returned so the
+   * upload can use it instead of opening another (as go-containerregistry does).
+   */
+  async tryMount(repository: string, from: string, digest: Digest): Promise<MountResult> {
+    this.addMountSources(repository, [from]);
     const ctx: RequestContext = { registry: this.registry, action: 'push', kind: 'mount', repository, digest };
-    let res: Response;
+    let res: HttpResponse;
     try {
       res = await this.request({
         method: 'POST',
         path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
-        scope: `repository:${repository}:pull,push repository:${from}:pull`,
+        scope: this.pushScope(repository),
         ctx,
       });
     } catch (e) {
       // No read access to `from` (Distribution answers 401 insufficient_scope): upload instead.
-      if (e instanceof RegistryError && (e.code === 'unauthorized' || e.code === 'denied')) return false;
+      if (e instanceof RegistryError && (e.code === 'unauthorized' || e.code === 'denied')) return { mounted: false };
       throw e;
     }
-    await res.body?.cancel();
-    if (res.status === 201) return true;
-    const location = res.headers.get('location');
-    if (location !== null) await this.abandonUpload(repository, location);
-    return false;
+    res.discard();
+    if (res.status === 201) return { mounted: true };
+    const location = res.header('location');
+    return res.status === 202 && location !== undefined ? { mounted: false, location } : { mounted: false };
   }
 
   /**
    * Upload a blob unless the repository has it, as containers/image does:
    * POST opens a session, one PATCH streams the whole blob, PUT `?digest=`
    * (no body) commits it. A failed PATCH or PUT starts over from POST, up to
-   * `attempts` times; `open` is called per attempt. Returns whether bytes were sent.
+   * `attempts` times; `open` is called per attempt (a FileBody is sent in
+   * constant memory). Returns whether bytes were sent.
+   * `opts.known`: the caller HEADed the blob already (skip the HEAD);
+   * `opts.location`: an upload session already open (a refused mount's) for the first attempt.
    */
-  async uploadBlob(repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, open: () => Readable): Promise<boolean> {
-    const scope = `repository:${repository}:pull,push`;
-    if (await this.headBlob(repository, desc.digest, scope, 'push')) return false;
+  async uploadBlob(
+    repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, open: () => Readable | FileBody,
+    opts: { known?: boolean; location?: string } = {},
+  ): Promise<boolean> {
+    const scope = this.pushScope(repository);
+    if (opts.known !== true && (await this.headBlob(repository, desc.digest, scope, 'push'))) return false;
     const ctx: RequestContext = { registry: this.registry, action: 'push', kind: 'upload', repository, digest: desc.digest };
-    const opened: Readable[] = [];
-    const openTracked = (): Readable => {
-      const s = open();
-      opened.push(s);
-      return s;
-    };
+    let given = opts.location;
     for (let attempt = 1; ; attempt++) {
-      const start = await this.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope, ctx });
-      await start.body?.cancel();
-      const location = start.headers.get('location');
-      if (location === null) throw new RegistryError('network', `${this.registry} opened an upload to ${repository} without a Location header`);
+      let location = given;
+      given = undefined;
+      if (location === undefined) {
+        const start = await this.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope, ctx });
+        start.discard();
+        location = start.header('location');
+        if (location === undefined) throw new RegistryError('network', `${this.registry} opened an upload to ${repository} without a Location header`);
+      }
       let current = location;
+      let body: Readable | FileBody | undefined;
       try {
         const patched = await this.request({
           method: 'PATCH',
           path: new URL(location, this.base()).toString(),
           headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
-          body: openTracked,
+          body: () => (body = open()),
           scope,
           ctx,
           retry: false,
         });
-        await patched.body?.cancel();
-        current = patched.headers.get('location') ?? location;
+        patched.discard();
+        current = patched.header('location') ?? location;
         const url = new URL(current, this.base());
         url.searchParams.set('digest', desc.digest);
         const put = await this.request({
           method: 'PUT',
           path: url.toString(),
-          // No body and no Content-Length header: fetch sends `Content-Length: 0` itself (and undici 7 refuses a second one).
-          headers: { 'Content-Type': 'application/octet-stream' },
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': '0' },
           scope,
           ctx,
           retry: false,
         });
-        await put.body?.cancel();
+        put.discard();
         return true;
       } catch (e) {
         // A cut PATCH may leave the source open.
-        for (const s of opened.splice(0)) s.destroy();
+        if (body instanceof Readable) body.destroy();
         const again = e instanceof RegistryError && e.transient && attempt < this.attempts;
         if (!again) throw e;
         await this.abandonUpload(repository, current);
         await sleep(this.backoff(attempt));
       }
     }
+  }
+
+  /** HEAD a manifest: its digest when the repository has `reference`, else undefined. */
+  async manifestDigest(repository: string, reference: string, action: 'pull' | 'push' = 'pull'): Promise<Digest | undefined> {
+    const res = await this.request({
+      method: 'HEAD',
+      path: `/v2/${repository}/manifests/${reference}`,
+      headers: { Accept: MANIFEST_ACCEPT },
+      scope: action === 'push' ? this.pushScope(repository) : `repository:${repository}:pull`,
+      ctx: { registry: this.registry, action, kind: 'manifest', repository, reference },
+      accept: [404],
+    });
+    res.discard();
+    if (res.status === 404) return undefined;
+    const d = res.header('docker-content-digest');
+    return d !== undefined && isDigest(d) ? d : undefined;
   }
 
   /** PUT a manifest under a tag (or digest). Returns the digest of the bytes. */
@@ -314,10 +411,10 @@ export class RegistryClient {
       path: `/v2/${repository}/manifests/${reference}`,
       headers: { 'Content-Type': mediaType },
       body: () => bytes,
-      scope: `repository:${repository}:pull,push`,
+      scope: this.pushScope(repository),
       ctx: { registry: this.registry, action: 'push', kind: 'manifest', repository, reference },
     });
-    await res.body?.cancel();
+    res.discard();
     return sha256Digest(bytes);
   }
 
@@ -329,23 +426,19 @@ export class RegistryClient {
       ctx: { registry: this.registry, action, kind: 'blob', repository, digest },
       accept: [404],
     });
-    await res.body?.cancel();
+    res.discard();
     return res.status !== 404;
   }
 
   /** The blob's bytes from `first`, re-requesting the rest with Range when the connection is cut. */
-  private async *blobChunks(spec: RequestSpec, first: Response, size: number): AsyncGenerator<Buffer> {
+  private async *blobChunks(spec: RequestSpec, first: HttpResponse, size: number): AsyncGenerator<Buffer> {
     let res = first;
     let received = 0;
     let skip = 0;
     for (let resumes = 0; ; ) {
-      if (res.body === null) throw new RegistryError('network', `${describe(spec.ctx)}: ${this.registry} sent no body`);
-      const reader = res.body.getReader();
       try {
-        while (true) {
-          const { done, value } = await reader.read();
-          if (done) return;
-          let chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+        for await (const c of res.body as AsyncIterable<Buffer>) {
+          let chunk = c;
           if (skip > 0) {
             const n = Math.min(skip, chunk.length);
             skip -= n;
@@ -355,13 +448,15 @@ export class RegistryClient {
           received += chunk.length;
           yield chunk;
         }
+        // An end before Content-Length is a cut connection too, however the stream reported it.
+        if ((res.body as { complete?: boolean }).complete !== false) return;
+        throw Object.assign(new Error('the connection closed before the whole blob arrived'), { code: 'ECONNRESET' });
       } catch (e) {
         const err = e instanceof RegistryError ? e : this.transportFailure(e, spec.ctx, this.base());
         if (!err.transient || resumes >= this.attempts - 1 || received >= size) throw err;
         resumes++;
       } finally {
-        reader.releaseLock();
-        await res.body.cancel().catch(() => undefined);
+        if (!res.body.readableEnded) res.destroy();
       }
       await sleep(this.backoff(resumes));
       res = await this.request({ ...spec, headers: { ...spec.headers, Range: `bytes=${received}-` } });
@@ -375,11 +470,11 @@ export class RegistryClient {
       const res = await this.request({
         method: 'DELETE',
         path: new URL(location, this.base()).toString(),
-        scope: `repository:${repository}:pull,push`,
+        scope: this.pushScope(repository),
         ctx: { registry: this.registry, action: 'push', kind: 'upload', repository },
         retry: false,
       });
-      await res.body?.cancel();
+      res.discard();
     } catch {
       // Registries expire abandoned uploads on their own.
     }
@@ -389,13 +484,13 @@ export class RegistryClient {
     return `${this.scheme ?? 'https'}://${this.apiHost}`;
   }
 
-  /** Find the cert directory and, when TLS needs more than Node's defaults, make the undici Agent. */
+  /** Find the cert directory and build the HTTP client with its TLS settings and the proxy variables. */
   private async ensureTransport(): Promise<void> {
     this.transport ??= (async () => {
       const explicit = this.certDirOption !== undefined;
       const dir = this.certDirOption ?? (await firstExistingDir(defaultCertDirs(this.apiHost)));
       this.material = dir === undefined ? undefined : await loadCertDir(dir, explicit);
-      this.tls = await makeDispatcher(this.material, this.tlsVerify);
+      this.http = new HttpClient({ tls: await tlsSettings(this.material, this.tlsVerify), proxy: proxyConfigFromEnv(this.env) });
     })().catch((e: unknown) => {
       this.transport = undefined;
       throw e;
@@ -410,25 +505,25 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       const failures: RegistryError[] = [];
       for (const scheme of schemes) {
-        let res: Response;
+        let res: HttpResponse;
         try {
-          res = await this.rawFetch(`${scheme}://${this.apiHost}/v2/`, { method: 'GET' });
+          res = await this.rawSend(`${scheme}://${this.apiHost}/v2/`, { method: 'GET' });
         } catch (e) {
           failures.push(this.transportFailure(e, ctx, `${scheme}://${this.apiHost}/v2/`));
           continue; // with verification off, plain http is next
         }
         if (res.status === 200 || res.status === 401) {
-          await res.body?.cancel();
+          res.discard();
           this.scheme = scheme;
-          const h = res.headers.get('www-authenticate');
-          if (res.status === 401 && h !== null) this.challenge = preferred(parseWwwAuthenticate(h));
+          const h = res.header('www-authenticate');
+          if (res.status === 401 && h !== undefined) this.challenge = preferred(parseWwwAuthenticate(h));
           return;
         }
         if (res.status >= 500 || res.status === 429) {
           failures.push(await this.failure(res, ctx));
           break;
         }
-        await res.body?.cancel();
+        res.discard();
         throw new RegistryError('network', `${this.apiHost} answered HTTP ${res.status} to ${scheme}://${this.apiHost}/v2/: not a container registry`, {
           status: res.status,
           hint: 'check the registry address (the host and port of its API)',
@@ -442,21 +537,20 @@ export class RegistryClient {
     }
   }
 
-  /** One fetch with the TLS dispatcher, if any. */
-  private rawFetch(url: string | URL, init: FetchInit): Promise<Response> {
-    const full: FetchInit = { redirect: 'follow', ...init };
-    if (this.tls !== undefined) full.dispatcher = this.tls.dispatcher;
-    return fetch(url, full as RequestInit);
+  /** One HTTP exchange, no retries. */
+  private async rawSend(url: string, init: SendInit): Promise<HttpResponse> {
+    await this.ensureTransport();
+    return this.http!.request({ method: init.method, url: new URL(url), ...(init.headers ? { headers: init.headers } : {}), ...(init.body ? { body: init.body } : {}) });
   }
 
-  /** fetch with retries of 5xx, 429 (honouring Retry-After) and connection errors; errors become RegistryErrors. */
-  private async send(url: string, init: () => FetchInit, ctx: RequestContext, retry: boolean): Promise<Response> {
+  /** With retries of 5xx, 429 (honouring Retry-After) and connection errors; errors become RegistryErrors. */
+  private async send(url: string, init: () => SendInit, ctx: RequestContext, retry: boolean): Promise<HttpResponse> {
     const attempts = retry ? this.attempts : 1;
     for (let i = 1; ; i++) {
-      let res: Response | undefined;
+      let res: HttpResponse | undefined;
       let err: unknown;
       try {
-        res = await this.rawFetch(url, init());
+        res = await this.rawSend(url, init());
       } catch (e) {
         err = e;
       }
@@ -465,14 +559,14 @@ export class RegistryClient {
         if (res !== undefined) return res;
         throw this.transportFailure(err, ctx, url);
       }
-      const wait = retryAfterMs(res?.headers.get('retry-after') ?? null) ?? this.backoff(i);
-      await res?.body?.cancel();
+      const wait = retryAfterMs(res?.header('retry-after')) ?? this.backoff(i);
+      res?.discard();
       await sleep(wait);
     }
   }
 
   /** One request with auth (a 401 fetches a fresh token once and tries again) and retries. */
-  private async request(spec: RequestSpec): Promise<Response> {
+  private async request(spec: RequestSpec): Promise<HttpResponse> {
     await this.ping();
     const url = /^https?:\/\//.test(spec.path) ? spec.path : `${this.base()}${spec.path}`;
     let authRetried = false;
@@ -483,28 +577,19 @@ export class RegistryClient {
         () => {
           const headers: Record<string, string> = { ...spec.headers };
           if (auth !== undefined) headers['Authorization'] = auth;
-          const init: FetchInit = { method: spec.method, headers };
-          if (spec.body !== undefined) {
-            const b = spec.body();
-            if (Buffer.isBuffer(b)) init.body = b;
-            else {
-              init.body = Readable.toWeb(b) as unknown as ReadableStream<Uint8Array>;
-              init.duplex = 'half'; // required by fetch for a streamed request body
-            }
-          }
-          return init;
+          return { method: spec.method, headers, ...(spec.body !== undefined ? { body: spec.body() } : {}) };
         },
         spec.ctx,
         spec.retry ?? true,
       );
       if (res.status === 401 && !authRetried) {
-        const h = res.headers.get('www-authenticate');
-        if (h !== null) this.challenge = preferred(parseWwwAuthenticate(h)) ?? this.challenge;
+        const h = res.header('www-authenticate');
+        if (h !== undefined) this.challenge = preferred(parseWwwAuthenticate(h)) ?? this.challenge;
         const ch = this.challenge;
         // Bearer: a fresh token may carry the scope. Basic: only worth it if credentials were not sent yet.
         const retry = ch?.scheme === 'bearer' || (ch?.scheme === 'basic' && auth === undefined && this.credentials?.kind === 'basic');
         if (retry) {
-          await res.body?.cancel();
+          res.discard();
           this.tokens.delete(spec.scope);
           authRetried = true;
           await this.authorization(spec.scope, true, spec.ctx);
@@ -520,8 +605,8 @@ export class RegistryClient {
    * A failed response as a RegistryError, from its status and JSON error body.
    * `status` overrides the response's (token servers say 400/403 for bad credentials).
    */
-  private async failure(res: Response, ctx: RequestContext, status = res.status): Promise<RegistryError> {
-    const errors = await readDistributionErrors(res);
+  private async failure(res: HttpResponse, ctx: RequestContext, status = res.status): Promise<RegistryError> {
+    const errors = await readDistributionErrors(res.body);
     const c = this.credentials;
     const authenticated = c !== undefined && this.challenge !== undefined;
     // A 401 to Basic credentials, or from the token server, is about the credentials themselves;
@@ -538,11 +623,14 @@ export class RegistryClient {
     });
   }
 
-  /** A fetch that threw (no HTTP answer) for `url` as a RegistryError. */
+  /** A request that threw (no HTTP answer) for `url` as a RegistryError. */
   private transportFailure(e: unknown, ctx: RequestContext, url: string): RegistryError {
     if (e instanceof RegistryError) return e;
+    if (e instanceof TbahError) throw e; // a bad proxy variable, say: already actionable
     const u = new URL(url);
+    const proxy = this.proxyOf(u);
     return transportError({
+      ...(proxy === undefined ? {} : { proxy }),
       error: e,
       ctx,
       host: u.host,
@@ -552,6 +640,16 @@ export class RegistryClient {
       clientCert: this.material?.client !== undefined,
       redact: (s) => this.redact(s),
     });
+  }
+
+  /** The proxy a request to `u` goes through, for messages (never its credentials). */
+  private proxyOf(u: URL): string | undefined {
+    try {
+      const p = proxyFor(proxyConfigFromEnv(this.env), u);
+      return p === undefined ? undefined : showProxy(p);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Remove every known secret from text that came from elsewhere. */
@@ -592,17 +690,19 @@ export class RegistryClient {
     if (ch.params['service'] !== undefined) url.searchParams.set('service', ch.params['service']);
     for (const s of scope.split(' ')) if (s !== '') url.searchParams.append('scope', s);
     const c = this.credentials;
-    let res: Response;
+    let res: HttpResponse;
     if (c?.kind === 'identity-token') {
       // OAuth2 refresh-token grant, as Docker does with identity tokens.
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.token, client_id: 'tbah' });
       if (scope !== '') form.set('scope', scope);
       if (ch.params['service'] !== undefined) form.set('service', ch.params['service']);
-      res = await this.send(realm, () => ({ method: 'POST', body: form }), tctx, true);
+      const body = Buffer.from(form.toString());
+      const headers = { 'Content-Type': 'application/x-www-form-urlencoded;charset=UTF-8' };
+      res = await this.send(realm, () => ({ method: 'POST', headers, body }), tctx, true);
     } else {
       const headers: Record<string, string> = {};
       if (c?.kind === 'basic') headers['Authorization'] = basicHeader(c.username, c.password);
-      res = await this.send(url.toString(), () => ({ headers }), tctx, true);
+      res = await this.send(url.toString(), () => ({ method: 'GET', headers }), tctx, true);
     }
     if (!res.ok) {
       // Token servers answer 400/401/403 to bad credentials; all mean "not these credentials".
@@ -610,7 +710,10 @@ export class RegistryClient {
     }
     let body: { token?: unknown; access_token?: unknown };
     try {
-      body = (await res.json()) as typeof body;
+      const bytes = await readBody(res, TOKEN_MAX);
+      if (bytes === undefined) throw new Error('too large');
+      body = JSON.parse(bytes.toString('utf8')) as typeof body;
+      if (typeof body !== 'object' || body === null) throw new Error('not an object');
     } catch {
       throw new RegistryError('network', `token server ${url.host} for ${this.registry} answered something that is not JSON`);
     }
@@ -635,8 +738,8 @@ function basicHeader(user: string, pass: string): string {
 }
 
 /** Retry-After as delay-seconds or an HTTP-date, capped; undefined when absent or unreadable. */
-function retryAfterMs(v: string | null): number | undefined {
-  if (v === null) return undefined;
+function retryAfterMs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
   const s = v.trim();
   if (/^\d+$/.test(s)) return Math.min(Number(s) * 1000, RETRY_AFTER_MAX_MS);
   const t = Date.parse(s);
@@ -660,13 +763,13 @@ function mediaTypeOf(bytes: Buffer, header: string | undefined): string {
   }
 }
 
-async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
-  const len = Number(res.headers.get('content-length') ?? '0');
+async function readLimited(res: HttpResponse, max: number, what: string): Promise<Buffer> {
+  const len = Number(res.header('content-length') ?? '0');
   if (len > max) {
-    await res.body?.cancel();
+    res.destroy();
     throw new RegistryError('unsupported', `${what} is ${len} bytes, more than the ${max} allowed`);
   }
-  const buf = Buffer.from(await res.arrayBuffer());
-  if (buf.length > max) throw new RegistryError('unsupported', `${what} is more than ${max} bytes`);
+  const buf = await readBody(res, max);
+  if (buf === undefined) throw new RegistryError('unsupported', `${what} is more than ${max} bytes`);
   return buf;
 }

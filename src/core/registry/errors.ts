@@ -14,7 +14,7 @@ export interface RequestContext {
   /** `pull` for reads, `push` for writes, `login` for credential checks. */
   action: 'pull' | 'push' | 'login';
   /** What was asked for. */
-  kind: 'ping' | 'manifest' | 'blob' | 'upload' | 'mount' | 'token';
+  kind: 'ping' | 'manifest' | 'blob' | 'upload' | 'mount' | 'token' | 'tags';
   repository?: string;
   /** Tag or digest of a manifest. */
   reference?: string;
@@ -54,20 +54,19 @@ export class RegistryError extends TbahError {
 const ERROR_BODY_MAX = 64 * 1024;
 
 /** The distribution errors in a failed response's body; [] when there is none or it is not JSON. */
-export async function readDistributionErrors(res: Response): Promise<DistributionError[]> {
-  if (res.body === null) return [];
+export async function readDistributionErrors(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<DistributionError[]> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    for await (const chunk of body) {
       size += chunk.length;
       if (size > ERROR_BODY_MAX) break;
-      chunks.push(Buffer.from(chunk));
+      chunks.push(chunk);
     }
   } catch {
     return [];
   } finally {
-    await res.body.cancel().catch(() => undefined);
+    body.destroy();
   }
   return parseDistributionErrors(Buffer.concat(chunks).toString('utf8'));
 }
@@ -112,6 +111,8 @@ export function describe(ctx: RequestContext): string {
       return `mount of ${ctx.digest ?? 'a blob'} into ${ctx.repository ?? '?'}`;
     case 'token':
       return `token for ${ctx.repository ?? ctx.registry}`;
+    case 'tags':
+      return `tag list of ${ctx.repository ?? '?'}`;
   }
 }
 
@@ -255,7 +256,7 @@ export function causeMessage(e: unknown): string {
   return msg;
 }
 
-export type TransportFailure = 'length' | 'plain-http' | 'tls-untrusted' | 'tls-name' | 'tls-client-cert' | 'tls' | 'refused' | 'dns' | 'timeout' | 'reset' | 'other';
+export type TransportFailure = 'length' | 'proxy' | 'plain-http' | 'tls-untrusted' | 'tls-name' | 'tls-client-cert' | 'tls' | 'refused' | 'dns' | 'timeout' | 'reset' | 'other';
 
 const UNTRUSTED = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -274,7 +275,8 @@ const UNTRUSTED = new Set([
 export function classifyTransportError(e: unknown): TransportFailure {
   const code = causeCode(e) ?? '';
   const msg = causeMessage(e);
-  if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') return 'length';
+  if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || code === 'ERR_TBAH_BODY_LENGTH') return 'length';
+  if (code === 'ERR_TBAH_PROXY') return 'proxy';
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || /wrong version number|packet length too long|http request/i.test(msg)) return 'plain-http';
   if (UNTRUSTED.has(code)) return 'tls-untrusted';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'tls-name';
@@ -305,6 +307,8 @@ export interface TransportErrorInput {
   https: boolean;
   /** A client certificate was offered. */
   clientCert: boolean;
+  /** The proxy the request went through (`http://host:port`, no credentials), if any. */
+  proxy?: string;
   redact: (s: string) => string;
 }
 
@@ -316,12 +320,18 @@ export function transportError(inp: TransportErrorInput): RegistryError {
   const transient = isTransientTransport(error);
   const mk = (message: string, hint: string): RegistryError => new RegistryError('network', message, { hint, cause: error, transient });
   const certDirHint = inp.certDir ?? `/etc/containers/certs.d/${host}/`;
+  if (inp.proxy !== undefined && (kind === 'refused' || kind === 'dns' || kind === 'timeout')) {
+    const why = kind === 'refused' ? 'connection refused' : kind === 'dns' ? 'the host name does not resolve' : 'timed out';
+    return mk(`cannot reach proxy ${inp.proxy} for registry ${host}: ${why}`, 'check HTTPS_PROXY/HTTP_PROXY, or exempt the registry with NO_PROXY');
+  }
   switch (kind) {
     case 'length':
       return new RegistryError('corrupt', `${describe(ctx)}: the data read is not the size the descriptor declares`, {
         hint: 'the local blob is corrupt or changed while uploading',
         cause: error,
       });
+    case 'proxy':
+      return mk(`${describe(ctx)} on ${ctx.registry}: ${detail}`, 'check HTTPS_PROXY/HTTP_PROXY, or exempt the registry with NO_PROXY');
     case 'plain-http':
       return mk(`${host} answered plain HTTP to an HTTPS request`, `for a registry without TLS use --tls-verify=false`);
     case 'tls-untrusted':

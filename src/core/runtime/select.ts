@@ -3,7 +3,9 @@
  * crun when it really works here, else runc: crun 1.8 refuses to start any
  * container on hosts with hybrid cgroups ("cgroups in hybrid mode not
  * supported") while runc works, so crun is probed once (a real container
- * running `true`) and the verdict is cached per boot.
+ * running `true`) and the verdict is cached per host and boot, in a run-time
+ * directory shared by every store (`hostRunDir`), so a new store does not
+ * probe and warn again.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -124,10 +126,36 @@ export async function probeRuntime(rt: RuntimeChoice): Promise<Verdict> {
   }
 }
 
-/** The probe's verdict, from `cacheDir` when it was made this boot for this very binary. */
-export async function runtimeVerdict(rt: RuntimeChoice, cacheDir: string | undefined): Promise<Verdict & { fresh: boolean }> {
-  const file = cacheDir === undefined ? undefined
-    : path.join(cacheDir, `runtime-verdict-${createHash('sha256').update(rt.path).digest('hex').slice(0, 16)}.json`);
+/**
+ * The per-host run-time directory for facts that hold until reboot (the probe
+ * verdict): `$XDG_RUNTIME_DIR/tbah` when set, else `/run/tbah` as root, else
+ * `<tmpdir>/tbah-run-<uid>` (as podman does). A directory we cannot use or do
+ * not own is refused (undefined), so a shared /tmp cannot feed us a verdict.
+ */
+export async function hostRunDir(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const uid = process.getuid?.() ?? -1;
+  const xdg = env['XDG_RUNTIME_DIR'];
+  const dir = xdg !== undefined && path.isAbsolute(xdg) ? path.join(xdg, 'tbah')
+    : uid === 0 ? RUNTIME_STATE_ROOT
+    : path.join(os.tmpdir(), `tbah-run-${uid}`);
+  try {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    const st = await fsp.lstat(dir);
+    if (!st.isDirectory() || (uid !== -1 && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The probe's verdict, from the per-host run-time directory (else `fallbackDir`)
+ * when it was made this boot for this very binary; otherwise probe and keep it.
+ */
+export async function runtimeVerdict(rt: RuntimeChoice, fallbackDir: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Verdict & { fresh: boolean }> {
+  const dir = (await hostRunDir(env)) ?? fallbackDir;
+  const file = dir === undefined ? undefined
+    : path.join(dir, `runtime-verdict-${createHash('sha256').update(rt.path).digest('hex').slice(0, 16)}.json`);
   const boot = await bootId();
   const ident = await identity(rt.path);
   if (file !== undefined) {
@@ -145,8 +173,13 @@ export async function runtimeVerdict(rt: RuntimeChoice, cacheDir: string | undef
   }
   const v = await probeRuntime(rt);
   if (file !== undefined) {
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    await writeJsonAtomic(file, { ...v, bootId: boot, path: rt.path, identity: ident } satisfies CachedVerdict, 0o600);
+    try {
+      // Atomic (temp + rename): a concurrent run reads the old verdict or the new one, never half.
+      await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      await writeJsonAtomic(file, { ...v, bootId: boot, path: rt.path, identity: ident } satisfies CachedVerdict, 0o600);
+    } catch {
+      // A cache: if it cannot be written, the next run probes again.
+    }
   }
   return { ...v, fresh: true };
 }
@@ -161,7 +194,7 @@ export interface SelectOptions {
   /** `--runtime`: a name looked up in PATH or a path. */
   runtime?: string;
   env?: NodeJS.ProcessEnv;
-  /** Where probe verdicts are cached; without it every selection probes. */
+  /** Where probe verdicts are cached when no per-host run-time directory is usable (`hostRunDir`). */
   cacheDir?: string;
   onWarning?: (msg: string) => void;
 }
@@ -182,7 +215,7 @@ export async function selectRuntime(o: SelectOptions = {}): Promise<RuntimeChoic
       });
     }
     const rt = { path: found, name: path.basename(found) };
-    const v = await runtimeVerdict(rt, o.cacheDir);
+    const v = await runtimeVerdict(rt, o.cacheDir, env);
     if (v.reason === 'hybrid-cgroups') throw hybridError(rt, v);
     // Any other probe failure: run anyway, the runtime's own error will say more.
     return rt;
@@ -191,7 +224,7 @@ export async function selectRuntime(o: SelectOptions = {}): Promise<RuntimeChoic
   const runc = await findExecutable('runc', env['PATH']);
   if (crun !== undefined) {
     const rt = { path: crun, name: 'crun' };
-    const v = await runtimeVerdict(rt, o.cacheDir);
+    const v = await runtimeVerdict(rt, o.cacheDir, env);
     if (v.ok) return rt;
     if (runc === undefined) throw v.reason === 'hybrid-cgroups' ? hybridError(rt, v) : new TbahError('unsupported', `crun cannot run containers on this host: ${v.message ?? 'unknown error'}`, { hint: 'install runc, or use --isolation chroot' });
     if (v.fresh) {

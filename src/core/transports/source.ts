@@ -16,7 +16,7 @@ export interface SourceImage {
   manifest: ImageManifest;
   configBytes: Buffer;
   config: ImageConfig;
-  /** Opens a blob of this image (a layer) as a raw, still-compressed stream. */
+  /** Opens a blob of this image (a layer) as a raw, still-compressed stream; the importer verifies it against the descriptor. */
   openLayer(desc: Descriptor): Promise<Readable>;
   /** A full store name to give the image, when the source names it. */
   name?: string;
