@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, lstatSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Command, CommanderError } from 'commander';
@@ -24,9 +24,15 @@ import { normaliseArgv } from '../../src/cli/registry-flags.js';
 import { TbahError, systemError } from '../../src/core/errors.js';
 import { Sandbox } from '../helpers/cli.js';
 import { checkStore } from '../helpers/store-check.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
-/** Malformed values, one of each kind. */
-const VALUES: Array<[string, string]> = [
+/**
+ * Malformed values, one of each kind. Output flags (--iidfile, --digestfile …)
+ * really write where a value points, so the cases run with the current
+ * directory deep inside the sandbox and the absolute traversal resolves inside
+ * it too: nothing may ever be written outside the sandbox.
+ */
+let VALUES: Array<[string, string]> = [
   ['empty', ''],
   ['huge', 'x'.repeat(70_000)],
   ['negative', '-1'],
@@ -35,7 +41,7 @@ const VALUES: Array<[string, string]> = [
   ['fraction', '1.5'],
   ['unicode', 'ünïcødé-名前-🐳'],
   ['traversal', '../../x'],
-  ['abs-traversal', '/../../../etc/passwd'],
+  ['abs-traversal', '/SANDBOX/../../SANDBOX_NAME/abs-x'],
   ['eq-in-kv', 'a=b=c'],
   ['commas', ',=,'],
   ['bare-eq', '='],
@@ -120,11 +126,22 @@ describe('every flag of every command, fed malformed values', () => {
   const driver = process.env.TBAH_STORAGE_DRIVER;
   process.env.TBAH_STORAGE_DRIVER = 'dir';
   const template = sb.path('template');
+  const cwd = sb.path('cwd', 'a', 'b');
+  VALUES = VALUES.map(([k, v]) => [k, k === 'abs-traversal' ? `${sb.path('cwd')}/../../${path.basename(sb.dir)}/cwd/abs-x` : v]);
+  // Nothing of the machine's own: auth files and the working directory are the sandbox's.
+  const savedEnv: Record<string, string | undefined> = {};
+  const privateEnv: Record<string, string> = {
+    REGISTRY_AUTH_FILE: sb.path('auth.json'), XDG_RUNTIME_DIR: sb.path('run'), HOME: sb.path('home'), DOCKER_CONFIG: sb.path('docker'),
+  };
+  let reg: TestRegistry | undefined;
   let pristine = '';
   const stats = { commands: 0, options: 0, cases: 0, accepted: 0, refused: 0, ms: 0 };
   const perCommand: Record<string, number> = {};
 
-  before(() => {
+  before(async () => {
+    mkdirSync(cwd, { recursive: true });
+    for (const d of ['run', 'home', 'docker']) mkdirSync(sb.path(d));
+    reg = await startRegistry({ user: { name: 'u', password: 'right' } }); // login answers at once
     writeFileSync(sb.path('f'), 'fuzz\n');
     const ctr = sb.ok(['from', 'scratch']);
     sb.ok(['copy', ctr, 'f', '/f']);
@@ -138,7 +155,8 @@ describe('every flag of every command, fed malformed values', () => {
     pristine = storePrint(sb.store);
     process.env.TBAH_ROOT = sb.store; // the CLI opens its store once per process
   });
-  after(() => {
+  after(async () => {
+    await reg?.stop();
     delete process.env.TBAH_ROOT;
     if (driver === undefined) delete process.env.TBAH_STORAGE_DRIVER;
     else process.env.TBAH_STORAGE_DRIVER = driver;
@@ -160,58 +178,75 @@ describe('every flag of every command, fed malformed values', () => {
       from: ['fz:1'], containers: [], images: [], inspect: ['fzc'], mount: ['fzc'], umount: ['fzc'],
       copy: ['fzc', src, '/dst'], add: ['fzc', src, '/dst'], config: ['fzc'], run: ['fzc', '/no-such-binary'],
       commit: ['fzc', 'fzout:1'], pull: [`oci:${sb.path('layout')}:fz`], push: ['fz:1', `oci:${sb.path('pushout')}:x`],
-      tag: ['fz:1', 'fz:2'], rm: ['fzc2'], rmi: ['fz:spare'], login: ['127.0.0.1:9'], logout: ['127.0.0.1:9'],
+      tag: ['fz:1', 'fz:2'], rm: ['fzc2'], rmi: ['fz:spare'], login: [reg!.host], logout: [reg!.host],
       version: [], info: [],
     };
-    const probe = new Command('tbah').enablePositionalOptions();
-    registerCommands(probe);
     const failures: string[] = [];
-    for (const cmd of probe.commands) {
-      const name = cmd.name();
-      assert.ok(name in base, `no base arguments for the command ${name}: add it to the table`);
-      stats.commands++;
-      const tc = Date.now();
-      for (const opt of cmd.options) {
-        const flag = opt.long ?? opt.short!;
-        if (flag === '--root') continue; // fuzzed through the binary below
-        stats.options++;
-        // login must never wait for a password: give both unless the fuzzed flag is one of them.
-        const extra = name === 'login' ? [...(flag === '--username' ? [] : ['-u', 'u']), ...(flag === '--password' || flag === '--password-stdin' ? [] : ['-p', 'p'])] : [];
-        const lines: string[][] = opt.required || opt.optional
-          ? VALUES.map(([, v]) => [flag, v])
-          : [[`${flag}=junk`], [`${flag}=`]];
-        if (flag === '--password-stdin') extra.push('-u', 'u');
-        for (const [i, fl] of lines.entries()) {
-          const argv = [name, ...fl, ...extra, ...base[name]!];
-          const what = `tbah ${name} ${fl[0]} ${fl[1] === undefined ? '' : JSON.stringify(fl[1].length > 40 ? `${fl[1].slice(0, 20)}…(${fl[1].length})` : fl[1])} [${VALUES[i]?.[0] ?? 'bool'}]`;
-          stats.cases++;
-          const r = await runInProcess(argv);
-          if (r.internal !== undefined) {
-            failures.push(`${what}: internal error\n${r.internal}`);
-          } else if (/internal error|\n\s+at /.test(r.stderr)) {
-            failures.push(`${what}: stack trace on stderr\n${r.stderr}`);
-          } else if (r.code !== 0 && r.code !== 125 && !(name === 'run' && (r.code === 126 || r.code === 127))) {
-            failures.push(`${what}: exit ${r.code}`);
+    const home = process.cwd();
+    for (const [k, v] of Object.entries(privateEnv)) {
+      savedEnv[k] = process.env[k];
+      process.env[k] = v;
+    }
+    process.chdir(cwd);
+    try {
+      const probe = new Command('tbah').enablePositionalOptions();
+      registerCommands(probe);
+      for (const cmd of probe.commands) {
+        const name = cmd.name();
+        assert.ok(name in base, `no base arguments for the command ${name}: add it to the table`);
+        stats.commands++;
+        const tc = Date.now();
+        for (const opt of cmd.options) {
+          const flag = opt.long ?? opt.short!;
+          if (flag === '--root') continue; // fuzzed through the binary below
+          stats.options++;
+          // login must never wait for a password: give both unless the fuzzed flag is one of them.
+          const extra = name === 'login' ? [...(flag === '--username' ? [] : ['-u', 'u']), ...(flag === '--password' || flag === '--password-stdin' ? [] : ['-p', 'p'])] : [];
+          const lines: string[][] = opt.required || opt.optional
+            ? VALUES.map(([, v]) => [flag, v])
+            : [[`${flag}=junk`], [`${flag}=`]];
+          if (flag === '--password-stdin') extra.push('-u', 'u');
+          for (const [i, fl] of lines.entries()) {
+            const argv = [name, ...fl, ...extra, ...base[name]!];
+            const what = `tbah ${name} ${fl[0]} ${fl[1] === undefined ? '' : JSON.stringify(fl[1].length > 40 ? `${fl[1].slice(0, 20)}…(${fl[1].length})` : fl[1])} [${VALUES[i]?.[0] ?? 'bool'}]`;
+            stats.cases++;
+            const r = await runInProcess(argv);
+            if (r.internal !== undefined) {
+              failures.push(`${what}: internal error\n${r.internal}`);
+            } else if (/internal error|\n\s+at /.test(r.stderr)) {
+              failures.push(`${what}: stack trace on stderr\n${r.stderr}`);
+            } else if (r.code !== 0 && r.code !== 125 && !(name === 'run' && (r.code === 126 || r.code === 127))) {
+              failures.push(`${what}: exit ${r.code}`);
+            }
+            const changed = storePrint(sb.store) !== pristine;
+            // `run` prepares the rootfs (mount points, /etc/hostname, the working directory) before
+            // the command starts, as Buildah does: what it leaves is checked for validity, not
+            // identity. Every other command that fails must leave the store as it was.
+            if (changed && (r.code === 0 || name === 'run')) {
+              const h = await checkStore(sb.store);
+              if (h.problems.length > 0) failures.push(`${what}: exit ${r.code}, and the store is broken: ${h.problems.join('; ')}`);
+            }
+            if (r.code === 0) stats.accepted++;
+            else {
+              stats.refused++;
+              if (changed && name !== 'run') failures.push(`${what}: failed (exit ${r.code}: ${r.stderr.trim().split('\n').pop()}) and changed the store`);
+            }
+            if (changed) restore();
           }
-          const changed = storePrint(sb.store) !== pristine;
-          // `run` prepares the rootfs (mount points, /etc/hostname, the working directory) before
-          // the command starts, as Buildah does: what it leaves is checked for validity, not
-          // identity. Every other command that fails must leave the store as it was.
-          if (changed && (r.code === 0 || name === 'run')) {
-            const h = await checkStore(sb.store);
-            if (h.problems.length > 0) failures.push(`${what}: exit ${r.code}, and the store is broken: ${h.problems.join('; ')}`);
-          }
-          if (r.code === 0) stats.accepted++;
-          else {
-            stats.refused++;
-            if (changed && name !== 'run') failures.push(`${what}: failed (exit ${r.code}: ${r.stderr.trim().split('\n').pop()}) and changed the store`);
-          }
-          if (changed) restore();
         }
+        perCommand[name] = Date.now() - tc;
       }
-      perCommand[name] = Date.now() - tc;
+    } finally {
+      process.chdir(home);
+      for (const [k, v] of Object.entries(savedEnv)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
     stats.ms = Date.now() - t0;
+    // The output flags wrote where their values pointed, inside the sandbox.
+    assert.ok(existsSync(sb.path('cwd', 'x')), '../../x landed in the sandbox');
+    assert.ok(existsSync(sb.path('cwd', 'abs-x')), 'the absolute traversal landed in the sandbox');
     assert.deepEqual(failures.map((f) => f.replace(/x{40,}/g, 'x…').slice(0, 600)), []);
   });
 
