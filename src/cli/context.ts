@@ -44,9 +44,16 @@ export function collect(value: string, prev: string[] = []): string[] {
   return [...prev, value];
 }
 
-export function parseIntArg(flag: string) {
+/** Seconds a JavaScript Date can hold either side of the epoch (±100,000,000 days). */
+export const MAX_TIME_SECONDS = 8_640_000_000_000;
+
+export function parseIntArg(flag: string, range: readonly [number, number] = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]) {
   return (v: string): number => {
     if (!/^-?\d+$/.test(v)) throw new TbahError('invalid-argument', `${flag} ${v}: not an integer`, { hint: `give ${flag} a whole number` });
-    return Number(v);
+    const n = Number(v);
+    if (!(n >= range[0] && n <= range[1])) {
+      throw new TbahError('invalid-argument', `${flag} ${v.length > 40 ? `${v.slice(0, 40)}…` : v}: out of range`, { hint: `give ${flag} a number from ${range[0]} to ${range[1]}` });
+    }
+    return n;
   };
 }

@@ -1,6 +1,6 @@
 /** Entry point of the `tbah` command: wires commander to the command files and renders errors in one place. */
 import { Command, CommanderError } from 'commander';
-import { TbahError } from '../core/errors.js';
+import { TbahError, systemError } from '../core/errors.js';
 import { VERSION } from '../core/info.js';
 import { normaliseArgv } from './argv.js';
 import { registerCommands } from './commands/index.js';
@@ -27,6 +27,8 @@ function render(err: unknown): number {
     if (err.hint) process.stderr.write(`${paint(process.stderr, 'dim', 'hint:')} ${err.hint}\n`);
     return err.exitCode;
   }
+  const sys = systemError(err);
+  if (sys) return render(sys); // one line naming the store or the user's path, never a temp name
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && e.syscall) {
     process.stderr.write(`${paint(process.stderr, 'red', 'tbah:')} ${e.syscall} ${e.path ?? ''}: ${e.code} (${e.message.split(',')[0]})\n`);

@@ -190,11 +190,19 @@ export function checkDescriptor(v: unknown, where: string): Descriptor {
   return o as unknown as Descriptor;
 }
 
+/**
+ * Most layers an image may have. Docker stops at 125, overlay mounts near 500;
+ * tbah's dir driver has no hard limit, but a manifest of 20,000 layers is an
+ * attack (hours of unpacking), not an image.
+ */
+export const MAX_LAYERS = 1000;
+
 export function checkManifest(v: unknown, where = 'manifest'): ImageManifest {
   const o = obj(v, where);
   if (o.schemaVersion !== 2) fail(`${where}.schemaVersion`, 'must be 2');
   checkDescriptor(o.config, `${where}.config`);
   if (!Array.isArray(o.layers)) fail(`${where}.layers`, 'not an array');
+  if (o.layers.length > MAX_LAYERS) fail(`${where}.layers`, `${o.layers.length} layers, more than the ${MAX_LAYERS} tbah accepts`);
   o.layers.forEach((l, i) => checkDescriptor(l, `${where}.layers[${i}]`));
   return o as unknown as ImageManifest;
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/util/fsx.js';
-import { collect, getStore, noExtraArgs, parseIntArg } from '../context.js';
+import { checkUserFile, writeUserFile } from '../../core/util/fsx.js';
+import { MAX_TIME_SECONDS, collect, getStore, noExtraArgs, parseIntArg } from '../context.js';
 import { collectList, formatOption } from './shared.js';
 import { out, warn } from '../output.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .option('-f, --format <format>', 'oci or docker (default: the container\'s, or $BUILDAH_FORMAT)', formatOption)
     .option('--squash', 'fold all layers into one')
     .option('--rm', 'remove the container after committing')
-    .option('--timestamp <seconds>', 'created time, and the time of every file in the new layer', parseIntArg('--timestamp'))
+    .option('--timestamp <seconds>', 'created time, and the time of every file in the new layer', parseIntArg('--timestamp', [-MAX_TIME_SECONDS, MAX_TIME_SECONDS]))
     .option('--iidfile <file>', 'write the image ID (sha256:…) to this file and print nothing')
     .option('--source-date-epoch <seconds>', 'created time, and the ceiling for file times in the new layers (default $SOURCE_DATE_EPOCH)', parseIntArg('--source-date-epoch'))
     .option('--rewrite-timestamp', 'clamp file times in the new layers to the source date epoch (tbah always does when one is given)')
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     const { commitContainer } = await import('../../core/ops/commit.js');
     noExtraArgs(rest);
     const sde = o.sourceDateEpoch !== undefined ? String(o.sourceDateEpoch) : process.env.SOURCE_DATE_EPOCH;
-    if (sde !== undefined && sde !== '' && !/^\d+$/.test(sde)) {
+    if (sde !== undefined && sde !== '' && (!/^\d+$/.test(sde) || Number(sde) > MAX_TIME_SECONDS)) {
       throw new TbahError('invalid-argument', `SOURCE_DATE_EPOCH=${sde}: not a number of seconds`, { hint: 'unset it, or set it to seconds since the epoch' });
     }
     if (o.sourceDateEpoch !== undefined && o.timestamp !== undefined) {
@@ -63,6 +63,7 @@ export function register(program: Command): void {
     const store = await getStore(c);
     const format = o.format ?? (process.env.BUILDAH_FORMAT === 'docker' ? 'docker' as const : undefined);
     const registry = await registryOptions(o); // a bad --creds fails before the commit
+    if (o.iidfile) await checkUserFile(o.iidfile, 'writing --iidfile'); // so does an unwritable --iidfile
     const r = await commitContainer(store, {
       container,
       ...(image !== undefined ? { image } : {}),
@@ -81,7 +82,7 @@ export function register(program: Command): void {
       ...(o.identityLabel !== undefined ? { identityLabel: o.identityLabel } : {}),
       registry,
     });
-    if (o.iidfile) await writeFileAtomic(o.iidfile, r.id);
+    if (o.iidfile) await writeUserFile(o.iidfile, r.id, 0o644, 'writing --iidfile');
     else out(r.id.slice(7));
   });
 }

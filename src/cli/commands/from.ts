@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../core/util/fsx.js';
+import { checkUserFile, writeUserFile } from '../../core/util/fsx.js';
 import type { PullPolicy } from '../../core/ops/import.js';
 import { collect, getStore, noExtraArgs } from '../context.js';
 import { collectList, formatOption } from './shared.js';
@@ -43,6 +43,7 @@ export function register(program: Command): void {
     };
     const store = await getStore(c);
     const platform = platformOption(o);
+    if (o.cidfile) await checkUserFile(o.cidfile, 'writing --cidfile'); // before the container exists
     const view = progressView(o.quiet === true);
     try {
       const ctr = await createContainer(store, {
@@ -60,7 +61,16 @@ export function register(program: Command): void {
         ...(c.optsWithGlobals().storageDriver !== undefined ? { storageDriver: c.optsWithGlobals().storageDriver as string } : {}),
       });
       view.finish();
-      if (o.cidfile) await writeFileAtomic(o.cidfile, ctr.id);
+      if (o.cidfile) {
+        try {
+          await writeUserFile(o.cidfile, ctr.id, 0o644, 'writing --cidfile');
+        } catch (err) {
+          // Nobody would learn the container's ID: the store is left as it was.
+          const { removeContainer } = await import('../../core/ops/manage.js');
+          await removeContainer(store, ctr.id).catch(() => undefined);
+          throw err;
+        }
+      }
       out(ctr.name);
     } catch (err) {
       view.finish();

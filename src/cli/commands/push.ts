@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TbahError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/util/fsx.js';
+import { checkUserFile, writeUserFile } from '../../core/util/fsx.js';
 import { getStore, noExtraArgs } from '../context.js';
 import { progressView } from '../progress.js';
 import { type RegistryFlags, addRegistryFlags, registryOptions } from '../registry-flags.js';
@@ -27,6 +27,7 @@ export function register(program: Command): void {
     if (o.disableCompression && o.compressionFormat) {
       throw new TbahError('usage', '--disable-compression and --compression-format cannot be used together', { hint: 'choose one' });
     }
+    if (o.digestfile) await checkUserFile(o.digestfile, 'writing --digestfile'); // before anything is sent
     const view = progressView(o.quiet === true);
     try {
       const r = await pushImage(await getStore(c), {
@@ -39,7 +40,7 @@ export function register(program: Command): void {
         ...(view.onProgress ? { onProgress: view.onProgress } : {}),
       });
       view.finish();
-      if (o.digestfile) await writeFileAtomic(o.digestfile, r.manifestDigest);
+      if (o.digestfile) await writeUserFile(o.digestfile, r.manifestDigest, 0o644, 'writing --digestfile');
     } catch (err) {
       view.finish();
       throw err;

@@ -21,11 +21,12 @@ import { lstat, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { TbahError, isErrno, unsafePath } from '../errors.js';
+import { TbahError, diskError, isErrno, unsafePath } from '../errors.js';
 import { nativeFs } from '../util/native.js';
 import { mkdirAllInRoot, resolveInRoot } from './secure-path.js';
 import { readTar } from './tar.js';
-import type { TarHeader } from './tar-types.js';
+import type { UndoLog } from './undo.js';
+import { MAX_ID, type TarHeader } from './tar-types.js';
 
 export interface ApplyOptions {
   /**
@@ -38,6 +39,11 @@ export interface ApplyOptions {
   record?: MetadataRecorder;
   /** Non-fatal problems (xattrs the filesystem refuses, devices skipped without root). */
   onWarning?: (msg: string) => void;
+  /**
+   * Record every change so the caller can roll it back (`add` of an archive
+   * into a container); what would be removed is moved aside instead.
+   */
+  undo?: UndoLog;
   /**
    * Unpack the layer alone into an empty directory that overlayfs will stack
    * over the layers below (the overlay driver), instead of applying it onto
@@ -111,7 +117,11 @@ export async function applyLayer(root: string, tar: AsyncIterable<Buffer>, opts:
       await a.entry(header, body);
     } catch (err) {
       if (err instanceof TbahError) throw err;
-      throw new TbahError('io', `applying layer entry '${header.name}': ${(err as Error).message}`, { cause: err });
+      const full = diskError(err, 'writing', r); // names the store when r is in one
+      if (full !== err) throw full;
+      const name = header.name.length > 120 ? `${header.name.slice(0, 120)}…` : header.name;
+      if (isErrno(err, 'ENAMETOOLONG')) throw unsafePath(`layer entry '${name}' has a name longer than the file system allows`);
+      throw new TbahError('io', `applying layer entry '${name}': ${(err as Error).message}`, { cause: err });
     }
   }
   await a.finish();
@@ -138,6 +148,7 @@ class Applier {
   private readonly written = new Set<string>();
   private readonly ancestors = new Set<string>();
   private readonly dirs = new Map<string, DeferredDir>();
+  private readonly undo: UndoLog | undefined;
   private readonly overlay: OverlayTarget | undefined;
   /** Overlay mode: whiteout devices this layer made (an entry of the same name later replaces one). */
   private readonly whiteouts = new Set<string>();
@@ -151,6 +162,7 @@ class Applier {
   ) {
     this.warn = opts.onWarning ?? (() => {});
     this.chown = opts.ownership === 'chown';
+    this.undo = opts.undo;
     this.overlay = opts.overlay;
     this.accessible = opts.ownership === 'record';
     this.record = this.accessible ? opts.record : undefined;
@@ -163,6 +175,12 @@ class Applier {
 
   async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     this.stats.entries++;
+    if (this.chown && (h.uid > MAX_ID || h.gid > MAX_ID)) {
+      // 4294967295 would silently mean "leave as root"; larger ones do not exist.
+      throw new TbahError('corrupt', `layer entry '${h.name}' has owner ${h.uid}:${h.gid}, beyond the largest Linux id ${MAX_ID}`, {
+        hint: 'the layer is hostile or broken; rebuild it with valid owners',
+      });
+    }
     const rel = cleanName(h.name, h.name);
     if (rel === '') {
       if (h.type !== 'dir') throw unsafePath(`layer entry '${h.name}' would turn the root into a ${h.type}`);
@@ -225,6 +243,7 @@ class Applier {
     if (dirRel === '') return this.root;
     let abs = this.dirCache.get(dirRel);
     if (abs === undefined) {
+      if (this.undo) await this.noteMissingParents(dirRel);
       const replaced: string[] = [];
       const implied = this.overlay ? this.missingDirs(dirRel, replaced) : [];
       abs = await mkdirAllInRoot(this.root, dirRel, 0o755);
@@ -235,6 +254,18 @@ class Applier {
       this.dirCache.set(dirRel, abs);
     }
     return abs;
+  }
+
+  /** Before mkdirAllInRoot: the first missing directory on the way is what it will create. */
+  private async noteMissingParents(dirRel: string): Promise<void> {
+    const parts = dirRel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const p = await resolveInRoot(this.root, parts.slice(0, i).join('/'), { followFinal: false });
+      if (lstatOrNull(p) === null) {
+        this.undo!.created(p);
+        return;
+      }
+    }
   }
 
   /**
@@ -285,7 +316,8 @@ class Applier {
   /** Remove whatever is at `abs` (never following it: rm's recursion uses lstat). */
   private remove(abs: string, st: fs.Stats): void {
     this.record?.forget(abs);
-    if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
+    if (this.undo) this.undo.replace(abs, st);
+    else if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
     else fs.unlinkSync(abs);
     if (st.isDirectory() || st.isSymbolicLink()) {
       this.generation++;
@@ -295,14 +327,18 @@ class Applier {
 
   /** Run `make`; if something already stands at `abs`, remove it and run `make` again. */
   private create<T>(abs: string, make: () => T): T {
+    let made: T;
     this.whiteouts.delete(abs);
+    this.undo?.willChange(abs);
     try {
-      return make();
+      made = make();
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
       this.remove(abs, fs.lstatSync(abs));
-      return make();
+      made = make();
     }
+    this.undo?.created(abs);
+    return made;
   }
 
   /**
@@ -329,11 +365,13 @@ class Applier {
       }
     } else {
       this.whiteouts.delete(abs);
+      this.undo?.willChange(abs);
       const fh = await open(abs, flags, 0o600).catch(async (err: unknown) => {
         if (!isErrno(err, 'EEXIST')) throw err;
         this.remove(abs, fs.lstatSync(abs));
         return open(abs, flags, 0o600);
       });
+      this.undo?.created(abs);
       try {
         let batch: Buffer[] = [];
         let batched = 0;
@@ -366,13 +404,16 @@ class Applier {
   private dir(abs: string, h: TarHeader): void {
     try {
       // 0700 until finish(): the final mode might not let us write the children.
+      this.undo?.willChange(abs);
       fs.mkdirSync(abs, 0o700);
+      this.undo?.created(abs);
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
       const st = fs.lstatSync(abs);
       if (!st.isDirectory()) {
         this.remove(abs, st);
         fs.mkdirSync(abs, 0o700);
+        this.undo?.created(abs);
       }
     }
     // A directory deleted and made again by this layer hides what was below it.
@@ -391,6 +432,7 @@ class Applier {
   }
 
   private dirMeta(abs: string, h: TarHeader): void {
+    this.undo?.touch(abs); // an existing directory gets new owner, mode, times
     if (this.chown) fs.lchownSync(abs, h.uid, h.gid);
     if (h.xattrs !== undefined) {
       const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
@@ -493,12 +535,14 @@ class Applier {
         throw Object.assign(new Error(stderr || (err as Error).message), { code: 'ESPAWN' });
       }
     };
+    this.undo?.willChange(abs);
     try {
       await make().catch(async (err: unknown) => {
         if (!isErrno(err, 'EEXIST')) throw err;
         this.remove(abs, fs.lstatSync(abs));
         await make();
       });
+      this.undo?.created(abs);
     } catch (err) {
       if (!isDevice || !isErrno(err, 'ESPAWN')) throw err;
       // e.g. root in a user namespace: the kernel refuses mknod of real devices.

@@ -5,6 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TbahError } from '../errors.js';
 import { type LayerCompression, layerCompression } from '../oci.js';
+import { keep } from '../util/streams.js';
 
 export function decompress(blob: Readable, mediaType: string): Readable {
   return decompressAs(blob, layerCompression(mediaType));
@@ -13,8 +14,23 @@ export function decompress(blob: Readable, mediaType: string): Readable {
 export function decompressAs(blob: Readable, c: LayerCompression): Readable {
   if (c === 'none') return blob;
   const out = new PassThrough({ highWaterMark: 1 << 20 });
+  out.on('error', keep); // an early error waits in `out` for its consumer (util/streams chain)
   if (c === 'gzip') {
-    pipeline(blob, createGunzip({ chunkSize: 1 << 18 }), out).catch((err: unknown) => out.destroy(asCorrupt(err)));
+    // Not pipeline(blob, gunzip, out): it would destroy `out` with zlib's bare
+    // "unexpected end of file" before we could say which layer is corrupt.
+    const gunzip = createGunzip({ chunkSize: 1 << 18 });
+    const fail = (err: unknown): void => {
+      out.destroy(asCorrupt(err));
+      gunzip.destroy();
+      blob.destroy();
+    };
+    blob.on('error', fail);
+    gunzip.on('error', fail);
+    out.on('close', () => { // a consumer that stops early stops the reading too
+      if (!gunzip.destroyed) gunzip.destroy();
+      if (!blob.destroyed) blob.destroy();
+    });
+    blob.pipe(gunzip).pipe(out);
     return out;
   }
   // zstd: Debian's zstd CLI is the fastest decoder available here (docs/architecture.md).

@@ -54,7 +54,7 @@ async function resolveParts(root: string, p: string, followFinal: boolean): Prom
         kinds.push('missing');
         continue;
       }
-      throw new TbahError('io', `cannot inspect '${full}': ${(err as Error).message}`, { cause: err });
+      throw cannotInspect(full, err);
     }
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) throw unsafePath(`too many levels of symbolic links resolving '${p}' inside '${root}'`);
@@ -79,8 +79,15 @@ async function kindOf(full: string): Promise<Known> {
     return st.isDirectory() ? 'dir' : 'other';
   } catch (err) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return 'missing';
-    throw new TbahError('io', `cannot inspect '${full}': ${(err as Error).message}`, { cause: err });
+    throw cannotInspect(full, err);
   }
+}
+
+/** One line, whatever the length of the path (a 70,000-byte name must not flood the terminal). */
+function cannotInspect(full: string, err: unknown): TbahError {
+  const shown = full.length > 200 ? `${full.slice(0, 200)}…` : full;
+  if (isErrno(err, 'ENAMETOOLONG')) return new TbahError('invalid-argument', `path '${shown}' has a name longer than the file system allows`, { hint: 'use shorter names', cause: err });
+  return new TbahError('io', `cannot inspect '${shown}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
 }
 
 /**

@@ -1,25 +1,30 @@
 /**
  * Sequential writer of a tar file (oci-archive, docker-archive): headers from
- * the shared codec, bodies streamed from blobs, written to a temp file that is
- * fsynced and renamed into place only when complete.
+ * the shared codec, bodies streamed from blobs. A regular file is written to a
+ * temp name and renamed into place only when complete; /dev/null or a FIFO is
+ * streamed into (util/fsx OutputFile).
  */
-import { promises as fsp, constants } from 'node:fs';
-import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { TbahError } from '../errors.js';
-import { fsyncDir, tempName } from '../util/fsx.js';
+import { TbahError, errnoError } from '../errors.js';
+import { OutputFile } from '../util/fsx.js';
 import { encodeHeader } from './tar.js';
 import type { TarHeader } from './tar-types.js';
 
 const ZERO = Buffer.alloc(1024);
 
 export class TarFileWriter {
-  private constructor(private readonly fh: fsp.FileHandle, private readonly tmp: string, readonly target: string) {}
+  private constructor(private readonly out: OutputFile, readonly target: string) {}
 
   static async create(target: string): Promise<TarFileWriter> {
-    const tmp = tempName(target);
-    const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    return new TarFileWriter(fh, tmp, target);
+    return new TarFileWriter(await OutputFile.open(target, 'writing the archive'), target);
+  }
+
+  private async write(data: Uint8Array): Promise<void> {
+    try {
+      await this.out.fh.write(data);
+    } catch (err) {
+      throw errnoError(err, 'writing the archive', this.target);
+    }
   }
 
   private header(name: string, type: 'file' | 'dir', size: number): TarHeader {
@@ -27,23 +32,23 @@ export class TarFileWriter {
   }
 
   async dir(name: string): Promise<void> {
-    await this.fh.write(encodeHeader(this.header(name, 'dir', 0)));
+    await this.write(encodeHeader(this.header(name, 'dir', 0)));
   }
 
   async file(name: string, data: Uint8Array): Promise<void> {
-    await this.fh.write(encodeHeader(this.header(name, 'file', data.length)));
-    await this.fh.write(data);
+    await this.write(encodeHeader(this.header(name, 'file', data.length)));
+    await this.write(data);
     await this.pad(data.length);
   }
 
   /** A body of known size from a stream; a size mismatch is an error, never a corrupt archive. */
   async stream(name: string, size: number, body: Readable): Promise<void> {
-    await this.fh.write(encodeHeader(this.header(name, 'file', size)));
+    await this.write(encodeHeader(this.header(name, 'file', size)));
     let n = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
       n += chunk.length;
       if (n > size) break;
-      await this.fh.write(chunk);
+      await this.write(chunk);
     }
     if (n !== size) {
       body.destroy();
@@ -54,19 +59,15 @@ export class TarFileWriter {
 
   private async pad(size: number): Promise<void> {
     const rem = size % 512;
-    if (rem !== 0) await this.fh.write(ZERO.subarray(0, 512 - rem));
+    if (rem !== 0) await this.write(ZERO.subarray(0, 512 - rem));
   }
 
   async finish(): Promise<void> {
-    await this.fh.write(ZERO);
-    await this.fh.sync();
-    await this.fh.close();
-    await fsp.rename(this.tmp, this.target);
-    await fsyncDir(path.dirname(this.target));
+    await this.write(ZERO);
+    await this.out.commit();
   }
 
   async abort(): Promise<void> {
-    await this.fh.close().catch(() => undefined);
-    await fsp.rm(this.tmp, { force: true });
+    await this.out.abort();
   }
 }

@@ -3,6 +3,9 @@
  * and the safe applier. Times are whole seconds: layers carry no sub-second
  * times so that the same tree always gives the same bytes.
  */
+/** Largest uid/gid a file can have: ids are 32 bits and 4294967295 is (uid_t)-1, "leave unchanged" to chown(2). */
+export const MAX_ID = 4294967294;
+
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
 export interface TarHeader {

@@ -14,7 +14,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { LinkedCopy } from '../config-edit.js';
-import { TbahError, isErrno } from '../errors.js';
+import { TbahError, diskError, errnoError, isErrno } from '../errors.js';
 import { rfc3339 } from '../image.js';
 import { applyLayer } from '../layer/apply.js';
 import { mkdirAllInRoot, resolveInRoot } from '../layer/secure-path.js';
@@ -25,6 +25,7 @@ import { IgnoreMatcher, parseIgnoreFile, readIgnoreFile, readIgnoreFileAt } from
 import { parseDigest } from '../oci.js';
 import type { Store } from '../store/store.js';
 import { removeTree } from '../util/fsx.js';
+import { UndoLog } from '../layer/undo.js';
 import { byteCompare } from '../driver/snapshot.js';
 import { containerDriver } from '../driver/index.js';
 import { unpackLayers } from '../driver/dir.js';
@@ -175,9 +176,14 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
         await fsp.mkdir(staging, { mode: 0o755 });
         cleanups.push(async () => { if (linkDir !== undefined) await removeTree(staging); });
       }
+      // Everything below changes the tree: a failure half-way puts it back as it was.
+      const treeRoot = linkDir !== undefined ? path.join(store.containers.dir(state.id), linkDir) : rootfs;
+      const asideDir = await store.tempDir('copy-undo');
+      cleanups.push(() => removeTree(asideDir));
+      const undo = new UndoLog(treeRoot, asideDir);
       const ctx: Ctx = {
-        rootfs: linkDir !== undefined ? path.join(store.containers.dir(state.id), linkDir) : rootfs,
-        owner, chmod, hasher, doChown, ignore, created: new Set(),
+        rootfs: treeRoot,
+        owner, chmod, hasher, doChown, ignore, created: new Set(), undo,
         // Copies from a container or image keep their owners unless --chown (Buildah since 2024).
         keepOwners: opts.from !== undefined && opts.chown === undefined,
         noFollow: opts.noFollowSymlinks === true, links: new Map(), latest: 0,
@@ -186,27 +192,13 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
       };
       const statSource = (p: string): Promise<Stats> => (ctx.noFollow ? fsp.lstat(p) : fsp.stat(p));
 
-      const single = sources.length === 1 ? sources[0]! : undefined;
-      const singleStat = single && single.kind === 'path' ? await statSource(single.hostPath) : undefined;
-      if (single && !destIsDirHint && !(destStat?.isDirectory()) && (single.kind === 'download' || singleStat?.isFile() || singleStat?.isSymbolicLink())) {
-        // One file onto a file path.
-        await ensureParents(ctx, path.posix.dirname(destAbs));
-        await copyOne(ctx, single.hostPath, await statSource(single.hostPath), destAbs, single.mtime);
-      } else {
-        if (destStat && !destStat.isDirectory()) {
-          throw new TbahError('conflict', `destination ${opts.dest} already exists in the container but is not a directory`, { hint: 'copy a single file onto it, or pick a directory' });
-        }
-        await ensureParents(ctx, destAbs);
-        for (const src of sources) {
-          if (src.kind === 'archive') {
-            await extractArchive(ctx, src.hostPath, destAbs);
-            continue;
-          }
-          const st = await statSource(src.hostPath);
-          if (st.isDirectory()) await copyTree(ctx, src.hostPath, destAbs, src.ignoreRel);
-          else await copyOne(ctx, src.hostPath, st, path.posix.join(destAbs, src.baseName), src.mtime);
-        }
+      try {
+        await copySources(ctx, sources, opts.dest, destAbs, destIsDirHint, destStat, statSource);
+      } catch (err) {
+        undo.rollback();
+        throw diskError(err, 'writing', rootfs);
       }
+      undo.commit();
       const hex = hasher.digest('hex');
       if (linkDir !== undefined || opts.addHistory) {
         const verb = opts.add ? 'ADD' : 'COPY';
@@ -238,6 +230,33 @@ export async function copyIntoContainer(store: Store, opts: CopyOptions): Promis
 async function withRecordOf<T>(store: Store, c: ContainerState, fn: (record: MetadataRecord | undefined) => Promise<T>): Promise<T> {
   const driver = await containerDriver(store, c);
   return driver.withRecord ? driver.withRecord(c, fn) : fn(undefined);
+}
+
+async function copySources(
+  ctx: Ctx, sources: Source[], dest: string, destAbs: string, destIsDirHint: boolean, destStat: Stats | undefined,
+  statSource: (p: string) => Promise<Stats>,
+): Promise<void> {
+  const single = sources.length === 1 ? sources[0]! : undefined;
+  const singleStat = single && single.kind === 'path' ? await statSource(single.hostPath) : undefined;
+  if (single && !destIsDirHint && !(destStat?.isDirectory()) && (single.kind === 'download' || singleStat?.isFile() || singleStat?.isSymbolicLink())) {
+    // One file onto a file path.
+    await ensureParents(ctx, path.posix.dirname(destAbs));
+    await copyOne(ctx, single.hostPath, await statSource(single.hostPath), destAbs, single.mtime);
+  } else {
+    if (destStat && !destStat.isDirectory()) {
+      throw new TbahError('conflict', `destination ${dest} already exists in the container but is not a directory`, { hint: 'copy a single file onto it, or pick a directory' });
+    }
+    await ensureParents(ctx, destAbs);
+    for (const src of sources) {
+      if (src.kind === 'archive') {
+        await extractArchive(ctx, src.hostPath, destAbs);
+        continue;
+      }
+      const st = await statSource(src.hostPath);
+      if (st.isDirectory()) await copyTree(ctx, src.hostPath, destAbs, src.ignoreRel);
+      else await copyOne(ctx, src.hostPath, st, path.posix.join(destAbs, src.baseName), src.mtime);
+    }
+  }
 }
 
 /** `fn` on the container's root file system; `undo` (e.g. unmounting a source container) runs after it, still under the locks. */
@@ -279,6 +298,8 @@ interface Ctx {
   links: Map<string, { target: string; dest: string }>;
   /** The newest mtime copied (seconds), for the directories a --link copy makes. */
   latest: number;
+  /** What this copy changed in the rootfs, to put back on failure. */
+  undo: UndoLog;
 }
 
 export function parseChmod(s: string): number {
@@ -368,7 +389,9 @@ async function ensureParents(ctx: Ctx, dir: string): Promise<void> {
       if (!st.isDirectory()) throw new TbahError('conflict', `${cur} exists in the container and is not a directory`);
       continue;
     }
+    ctx.undo.willChange(host);
     await mkdirAllInRoot(ctx.rootfs, cur, 0o755);
+    ctx.undo.created(host);
     ctx.record?.note(host, { type: 'dir', uid: ctx.owner.uid, gid: ctx.owner.gid, mode: 0o755 });
     if (ctx.doChown) chownOrExplain(() => fs.lchownSync(host, ctx.owner.uid, ctx.owner.gid), ctx.owner, cur);
     ctx.created.add(cur);
@@ -433,11 +456,13 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
   const mode = ctx.chmod ?? real.mode;
   // On disk the caller keeps what it needs to work on the file (the record has the real mode).
   const onDisk = ctx.record ? diskMode(mode, type === 'dir' ? 'd' : 'f') : mode;
+  ctx.undo.willChange(target); // before anything in its directory changes
   const existing = fs.lstatSync(target, { throwIfNoEntry: false });
   if (existing && (type !== 'dir' || !existing.isDirectory())) {
     ctx.record?.forget(target);
-    if (existing.isDirectory()) fs.rmSync(target, { recursive: true });
-    else fs.unlinkSync(target); // never write through an existing symlink
+    ctx.undo.replace(target, existing); // moved aside, never written through (it may be a symlink)
+  } else if (existing) {
+    ctx.undo.touch(target); // an existing directory gets new owner, mode, times
   }
   const owner = ctx.keepOwners ? { uid: real.uid, gid: real.gid } : ctx.owner;
   const header: TarHeader = { name: dest.slice(1), type, mode, uid: owner.uid, gid: owner.gid, size: type === 'file' ? st.size : 0, mtime: 0 };
@@ -458,6 +483,7 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
   if (type === 'file') {
     hashEntry(ctx, header);
     const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    ctx.undo.created(target);
     try {
       const n = copyContent(ctx, src, fd);
       if (n % 512) ctx.hasher.update(Buffer.alloc(512 - (n % 512)));
@@ -472,14 +498,19 @@ function copyEntry(ctx: Ctx, src: string, st: Stats, target: string, dest: strin
   }
   if (type === 'dir') {
     hashEntry(ctx, header);
-    if (!existing) fs.mkdirSync(target, 0o700);
+    if (!existing) {
+      fs.mkdirSync(target, 0o700);
+      ctx.undo.created(target);
+    }
   } else if (type === 'symlink') {
     const link = fs.readlinkSync(src);
     hashEntry(ctx, { ...header, linkname: link });
     fs.symlinkSync(link, target);
+    ctx.undo.created(target);
   } else {
     hashEntry(ctx, header);
     execFileSync('mkfifo', ['-m', '600', target], { stdio: 'ignore' });
+    ctx.undo.created(target);
   }
   if (ctx.doChown) chownOrExplain(() => fs.lchownSync(target, owner.uid, owner.gid), owner, dest);
   if (type !== 'symlink') fs.chmodSync(target, onDisk);
@@ -497,7 +528,12 @@ function copyContent(ctx: Ctx, src: string, out: number): number {
     const buf = Buffer.allocUnsafe(CHUNK);
     let total = 0;
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, CHUNK, null);
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, CHUNK, null);
+      } catch (err) {
+        throw errnoError(err, 'reading', src); // the source, not the container, is what failed
+      }
       if (n === 0) return total;
       const chunk = buf.subarray(0, n);
       ctx.hasher.update(chunk);
@@ -584,7 +620,7 @@ async function extractArchive(ctx: Ctx, file: string, dest: string): Promise<voi
   hashing.on('data', (c: Buffer) => ctx.hasher.update(c));
   // Extraction is confined to `dir`; a hostile archive cannot climb out into the rest of the rootfs or the host.
   try {
-    await applyLayer(dir, hashing, ctx.record ? { ownership: 'record', record: ctx.record } : { ownership: ctx.doChown ? 'chown' : 'ignore' });
+    await applyLayer(dir, hashing, ctx.record ? { ownership: 'record', record: ctx.record, undo: ctx.undo } : { ownership: ctx.doChown ? 'chown' : 'ignore', undo: ctx.undo });
   } catch (err) {
     if (err instanceof TbahError) throw err;
     throw new TbahError('corrupt', `add ${file}: the ${kind} archive cannot be read: ${(err as Error).message}`, {

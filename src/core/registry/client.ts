@@ -26,6 +26,7 @@ import {
 import { type FileBody, HttpClient, type HttpResponse, type RequestBody, readBody } from './http.js';
 import { proxyConfigFromEnv, proxyFor, showProxy } from './proxy.js';
 import { type TlsMaterial, defaultCertDirs, firstExistingDir, loadCertDir, tlsSettings } from './tls.js';
+import { keep } from '../util/streams.js';
 
 export { RegistryError } from './errors.js';
 
@@ -251,6 +252,7 @@ export class RegistryClient {
     body.on('error', (e) => verify.destroy(e));
     // A consumer that stops early must also stop the download.
     verify.on('close', () => body.destroy());
+    verify.on('error', keep); // an early mismatch waits for the consumer instead of crashing (util/streams)
     return body.pipe(verify);
   }
 

@@ -14,12 +14,12 @@
  * Secrets never appear in errors: messages name the file and key only.
  */
 import { spawn } from 'node:child_process';
-import { lstat, mkdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { ensureUserRuntimeDir, isRoot, userHome } from '../store/paths.js';
 import { dirname, join } from 'node:path';
-import { TbahError, isErrno } from '../errors.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { TbahError, errnoError, isErrno } from '../errors.js';
+import { mkdirAll, resolveOutput, writeFileAtomic, writeUserFile } from '../util/fsx.js';
 
 export type Credentials =
   | { kind: 'basic'; username: string; password: string }
@@ -371,7 +371,7 @@ async function writablePrimary(src: WriteSources, create: boolean): Promise<stri
   }
   const dir = dirname(primary.path);
   try {
-    if (create) await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (create) await mkdirAll(dir, 0o700); // not mkdir -p of Node: it hangs on /proc/x
   } catch (e) {
     throw new TbahError('io', `cannot create ${dir} for the auth file${isErrno(e, 'EACCES') ? ': permission denied' : ''}`, {
       hint: 'set XDG_RUNTIME_DIR to a directory you own, or give --authfile FILE',
@@ -404,12 +404,21 @@ function authsOf(doc: Record<string, unknown>): Record<string, unknown> {
   return doc['auths'] as Record<string, unknown>;
 }
 
-/** Every other key and field of the file is written back as it was; tabs, as Docker and containers/image write it. */
-async function writeAuthDoc(path: string, doc: Record<string, unknown>): Promise<void> {
+/**
+ * Every other key and field of the file is written back as it was; tabs, as
+ * Docker and containers/image write it. A regular file is replaced atomically
+ * where it really lives (a symlinked auth file stays a link, its target gets
+ * the content; a crash never leaves half a file); anything else (/dev/null, a
+ * FIFO) is written in place, never replaced.
+ */
+async function writeAuthDoc(file: string, doc: Record<string, unknown>): Promise<void> {
+  const text = JSON.stringify(doc, null, '\t') + '\n';
+  const target = await resolveOutput(file, 'writing the auth file');
   try {
-    await writeFileAtomic(path, JSON.stringify(doc, null, '\t') + '\n', 0o600);
+    if (target.kind === 'other') await writeUserFile(target.path, text, 0o600, 'writing the auth file');
+    else await writeFileAtomic(target.path, text, 0o600);
   } catch (e) {
-    throw new TbahError('io', `cannot write auth file ${path}${isErrno(e, 'EACCES') ? ': permission denied' : ''}`, { cause: e });
+    throw errnoError(e, 'writing the auth file', file);
   }
 }
 

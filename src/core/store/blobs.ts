@@ -8,7 +8,7 @@ import { promises as fsp, constants } from 'node:fs';
 import * as path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { TbahError, isErrno } from '../errors.js';
+import { TbahError, diskError, isErrno, noteStoreRoot } from '../errors.js';
 import { type Digest, isDigest } from '../oci.js';
 import { fsyncDir, pathExists, readdirOrEmpty, tempName } from '../util/fsx.js';
 import { HashCounter, VerifyingStream } from '../util/hashing.js';
@@ -20,7 +20,9 @@ export function blobPath(blobsDir: string, digest: Digest): string {
 }
 
 export class BlobStore {
-  constructor(readonly blobsDir: string, readonly tmpDir: string) {}
+  constructor(readonly blobsDir: string, readonly tmpDir: string) {
+    noteStoreRoot(path.dirname(blobsDir)); // a full disk under it is reported as the store's
+  }
 
   path(digest: Digest): string {
     return blobPath(this.blobsDir, digest);
@@ -77,8 +79,13 @@ export class BlobStore {
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
     if (!(await this.has(digest))) {
       const w = await this.writer();
-      await w.write(data);
-      await w.commit(digest);
+      try {
+        await w.write(data);
+        await w.commit(digest);
+      } catch (err) {
+        await w.abort();
+        throw diskError(err, 'writing', this.tmpDir);
+      }
     }
     return { digest, size: data.length };
   }
@@ -100,16 +107,19 @@ export class BlobStore {
       return { digest: counter.digest, size: counter.size };
     } catch (err) {
       await w.abort();
-      throw err;
+      throw diskError(err, 'writing', this.tmpDir);
     }
   }
 
   /** A temp file in the store that becomes a blob on commit. */
   async writer(): Promise<BlobWriter> {
-    await fsp.mkdir(this.tmpDir, { recursive: true });
     const tmp = tempName(path.join(this.tmpDir, 'blob'));
-    const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    return new BlobWriter(this, fh, tmp);
+    try {
+      await fsp.mkdir(this.tmpDir, { recursive: true });
+      return new BlobWriter(this, await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644), tmp);
+    } catch (err) {
+      throw diskError(err, 'writing', this.tmpDir);
+    }
   }
 
   missing(digest: Digest): TbahError {

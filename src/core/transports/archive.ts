@@ -7,18 +7,19 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { TbahError, isErrno } from '../errors.js';
+import { TbahError, errnoError, isErrno } from '../errors.js';
 import { applyLayer } from '../layer/apply.js';
+import { resolveInRoot } from '../layer/secure-path.js';
 import { TarFileWriter } from '../layer/tar-file.js';
 import {
-  type Descriptor, type Digest, type ImageConfig, type ImageManifest, MediaType, checkImageConfig, digestHex,
+  type Descriptor, type Digest, type ImageConfig, type ImageManifest, MAX_LAYERS, MediaType, checkImageConfig, digestHex,
   sha256Digest,
 } from '../oci.js';
 import { type DockerReference, familiarName, formatDockerReference, parseDockerReference } from '../refs.js';
 import { HashCounter, VerifyingStream } from '../util/hashing.js';
 import { REF_NAME } from '../store/images.js';
 import { removeTree } from '../util/fsx.js';
-import { LAYOUT_FILE_CONTENT, openOciLayout } from './oci-layout.js';
+import { LAYOUT_FILE_CONTENT, openOciLayout, parseSourceJson } from './oci-layout.js';
 import type { SourceImage } from './source.js';
 import { chain } from '../util/streams.js';
 
@@ -34,7 +35,7 @@ async function extractTo(file: string, dir: string, label: string): Promise<void
 export async function openOciArchive(file: string, ref: string | undefined, tmp: string, label: string): Promise<SourceImage> {
   try {
     await extractTo(file, tmp, label);
-    const src = await openOciLayout(tmp, ref, label);
+    const src = await openOciLayout(tmp, ref, label, file);
     return { ...src, close: () => removeTree(tmp) };
   } catch (err) {
     await removeTree(tmp);
@@ -45,10 +46,25 @@ export async function openOciArchive(file: string, ref: string | undefined, tmp:
 interface DockerArchiveManifestEntry { Config: string; RepoTags?: string[] | null; Layers: string[] }
 
 /** A path inside an extracted archive, refusing names that leave it. */
-function inside(dir: string, rel: string, label: string): string {
+function inside(dir: string, rel: unknown, label: string): string {
+  if (typeof rel !== 'string' || rel === '') throw new TbahError('corrupt', `${label}: manifest.json names a file as ${JSON.stringify(rel)}`, { hint: 'the archive is malformed' });
   const p = path.resolve(dir, rel);
   if (!p.startsWith(dir + path.sep)) throw new TbahError('unsafe-path', `${label}: archive path ${JSON.stringify(rel)} leaves the archive`);
   return p;
+}
+
+/** A member file of an extracted docker-archive, which must exist and be a regular file. */
+async function member(dir: string, rel: unknown, label: string, file: string): Promise<{ path: string; size: number }> {
+  inside(dir, rel, label);
+  try {
+    // `docker save` links repeated layers to the first copy: follow links, re-rooted in the archive.
+    const p = await resolveInRoot(dir, rel as string);
+    const st = await fsp.lstat(p);
+    if (st.isFile()) return { path: p, size: st.size };
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw errnoError(err, 'reading', file);
+  }
+  throw new TbahError('corrupt', `${label}: ${file} has no file ${JSON.stringify(rel)}, which its manifest.json names`, { hint: 'the archive is incomplete or malformed' });
 }
 
 export async function openDockerArchive(
@@ -63,6 +79,9 @@ export async function openDockerArchive(
       throw new TbahError('corrupt', `${label}: ${file} is not a docker-archive (manifest.json ${isErrno(err, 'ENOENT') ? 'is missing' : 'is unreadable'})`, { hint: 'write one with `tbah push IMAGE docker-archive:FILE` or `docker save`' });
     }
     if (!Array.isArray(entries) || entries.length === 0) throw new TbahError('corrupt', `${label}: ${file} holds no images`);
+    if (entries.some((e) => typeof e !== 'object' || e === null || (e.RepoTags != null && !Array.isArray(e.RepoTags)))) {
+      throw new TbahError('corrupt', `${label}: manifest.json of ${file} is malformed`, { hint: 'write one with `tbah push IMAGE docker-archive:FILE` or `docker save`' });
+    }
     let entry: DockerArchiveManifestEntry | undefined;
     if (sel.ref) {
       const want = formatDockerReference(sel.ref);
@@ -76,16 +95,19 @@ export async function openDockerArchive(
     } else {
       throw new TbahError('invalid-reference', `${label}: ${file} holds ${entries.length} images; say which one`, { hint: `use docker-archive:${file}:NAME:TAG or docker-archive:${file}:@N` });
     }
-    const configBytes = await fsp.readFile(inside(tmp, entry.Config, label));
-    const config: ImageConfig = checkImageConfig(JSON.parse(configBytes.toString('utf8')), `${label} config`);
+    if (!Array.isArray(entry.Layers)) throw new TbahError('corrupt', `${label}: manifest.json of ${file} has no Layers list`, { hint: 'the archive is malformed' });
+    if (entry.Layers.length > MAX_LAYERS) throw new TbahError('corrupt', `${label}: ${file} has ${entry.Layers.length} layers, more than the ${MAX_LAYERS} tbah accepts`, { hint: 'the archive is hostile or broken' });
+    const cfg = await member(tmp, entry.Config, label, file);
+    if (cfg.size > 32 << 20) throw new TbahError('corrupt', `${label}: the config in ${file} is ${cfg.size} bytes`, { hint: 'the archive is hostile or broken' });
+    const configBytes = await fsp.readFile(cfg.path);
+    const config: ImageConfig = checkImageConfig(parseSourceJson(configBytes, `${label} config`), `${label} config`);
     if (config.rootfs.diff_ids.length !== entry.Layers.length) {
       throw new TbahError('corrupt', `${label}: config lists ${config.rootfs.diff_ids.length} layers but the archive has ${entry.Layers.length}`);
     }
     const layerFiles = new Map<Digest, string>();
     const layers: Descriptor[] = [];
     for (const rel of entry.Layers) {
-      const lf = inside(tmp, rel, label);
-      const st = await fsp.stat(lf);
+      const { path: lf, size } = await member(tmp, rel, label, file);
       const head = Buffer.alloc(2);
       const fh = await fsp.open(lf, 'r');
       await fh.read(head, 0, 2, 0);
@@ -94,7 +116,7 @@ export async function openDockerArchive(
       for await (const _ of chain(createReadStream(lf, { highWaterMark: 1 << 20 }), counter)) { /* hash only */ }
       const gz = head[0] === 0x1f && head[1] === 0x8b;
       layerFiles.set(counter.digest, lf);
-      layers.push({ mediaType: gz ? MediaType.ociLayerGzip : MediaType.ociLayer, digest: counter.digest, size: st.size });
+      layers.push({ mediaType: gz ? MediaType.ociLayerGzip : MediaType.ociLayer, digest: counter.digest, size });
     }
     const manifest: ImageManifest = {
       schemaVersion: 2,

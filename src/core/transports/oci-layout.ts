@@ -2,7 +2,7 @@
 import { createReadStream, promises as fsp, constants } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { TbahError, isErrno } from '../errors.js';
+import { TbahError, errnoError, isErrno } from '../errors.js';
 import {
   type Descriptor, type Digest, type ImageIndex, MediaType, checkImageConfig, checkIndex, checkManifest,
   isIndexMediaType, sha256Digest,
@@ -10,60 +10,80 @@ import {
 import { blobPath } from '../store/blobs.js';
 import { VerifyingStream } from '../util/hashing.js';
 import { REF_NAME } from '../store/images.js';
-import { fsyncDir, pathExists, tempName, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
+import { fsyncDir, mkdirAll, pathExists, tempName, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { type SourceImage, choosePlatform } from './source.js';
 import { chain } from '../util/streams.js';
 
 export const LAYOUT_FILE_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
 
-async function readVerified(dir: string, d: Descriptor, what: string): Promise<Buffer> {
+/** Manifests, indexes and configs are read whole: bound them (as the registry client does). */
+const MAX_JSON_BLOB = 32 << 20;
+
+/** JSON of an image source, or a one-line 'corrupt' error naming it. */
+export function parseSourceJson(bytes: Buffer | string, what: string): unknown {
+  try {
+    return JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch {
+    throw new TbahError('corrupt', `${what} is not valid JSON`, { hint: 'the image source is malformed or truncated' });
+  }
+}
+
+async function readVerified(dir: string, shown: string, d: Descriptor, what: string): Promise<Buffer> {
+  const file = blobPath(path.join(dir, 'blobs'), d.digest);
   let data: Buffer;
   try {
-    data = await fsp.readFile(blobPath(path.join(dir, 'blobs'), d.digest));
+    const st = await fsp.stat(file);
+    if (!st.isFile() || st.size !== d.size || d.size > MAX_JSON_BLOB) {
+      throw new TbahError('corrupt', `${what} ${d.digest} in ${shown} is ${st.isFile() ? `${st.size} bytes, its descriptor says ${d.size}` : 'not a file'}${d.size > MAX_JSON_BLOB ? ` (at most ${MAX_JSON_BLOB} bytes)` : ''}`, { hint: 'the OCI layout is corrupt' });
+    }
+    data = await fsp.readFile(file);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new TbahError('corrupt', `${what} ${d.digest} is missing from ${dir}`, { hint: 'the OCI layout is incomplete' });
-    throw err;
+    if (isErrno(err, 'ENOENT')) throw new TbahError('corrupt', `${what} ${d.digest} is missing from ${shown}`, { hint: 'the OCI layout is incomplete' });
+    throw errnoError(err, 'reading', file);
   }
   if (sha256Digest(data) !== d.digest || data.length !== d.size) {
-    throw new TbahError('corrupt', `${what} ${d.digest} in ${dir} does not match its digest or size`, { hint: 'the OCI layout is corrupt' });
+    throw new TbahError('corrupt', `${what} ${d.digest} in ${shown} does not match its digest or size`, { hint: 'the OCI layout is corrupt' });
   }
   return data;
 }
 
-/** Open an image in an OCI layout. `ref` selects by org.opencontainers.image.ref.name. */
-export async function openOciLayout(dir: string, ref: string | undefined, label: string): Promise<SourceImage> {
+/**
+ * Open an image in an OCI layout. `ref` selects by org.opencontainers.image.ref.name.
+ * `shown` names the layout in messages (an oci-archive's file, not its temp directory).
+ */
+export async function openOciLayout(dir: string, ref: string | undefined, label: string, shown = dir): Promise<SourceImage> {
   let indexBytes: string;
   try {
     indexBytes = await fsp.readFile(path.join(dir, 'index.json'), 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
-      throw new TbahError('not-found', `${label}: no OCI image layout at ${dir} (index.json is missing)`, { hint: 'check the path; an OCI layout directory holds oci-layout, index.json and blobs/' });
+      throw new TbahError('not-found', `${label}: no OCI image layout at ${shown} (index.json is missing)`, { hint: 'check the path; an OCI layout directory holds oci-layout, index.json and blobs/' });
     }
-    throw err;
+    throw errnoError(err, 'reading', path.join(dir, 'index.json'));
   }
-  const index = checkIndex(JSON.parse(indexBytes), `${dir}/index.json`);
+  const index = checkIndex(parseSourceJson(indexBytes, `${shown}/index.json`), `${shown}/index.json`);
   let desc: Descriptor | undefined;
   let refName: string | undefined;
   if (ref !== undefined) {
     desc = index.manifests.find((m) => m.annotations?.[REF_NAME] === ref);
     if (!desc) {
       const refs = index.manifests.map((m) => m.annotations?.[REF_NAME]).filter(Boolean);
-      throw new TbahError('not-found', `${label}: no image named "${ref}" in ${dir}`, { hint: refs.length ? `it has: ${refs.join(', ')}` : 'the layout has no named images; leave out the :ref' });
+      throw new TbahError('not-found', `${label}: no image named "${ref}" in ${shown}`, { hint: refs.length ? `it has: ${refs.join(', ')}` : 'the layout has no named images; leave out the :ref' });
     }
   } else if (index.manifests.length === 1) {
     desc = index.manifests[0]!;
     refName = desc.annotations?.[REF_NAME];
   } else {
-    throw new TbahError('invalid-reference', `${label}: ${dir} holds ${index.manifests.length} images; say which one`, { hint: `use oci:${dir}:REF` });
+    throw new TbahError('invalid-reference', `${label}: ${shown} holds ${index.manifests.length} images; say which one`, { hint: `use oci:${shown}:REF` });
   }
   if (isIndexMediaType(desc.mediaType)) {
-    const inner = checkIndex(JSON.parse((await readVerified(dir, desc, 'index')).toString('utf8')), `index ${desc.digest}`);
+    const inner = checkIndex(parseSourceJson(await readVerified(dir, shown, desc, 'index'), `index ${desc.digest}`), `index ${desc.digest}`);
     desc = choosePlatform(inner, undefined, `${label}`);
   }
-  const manifestBytes = await readVerified(dir, desc, 'manifest');
-  const manifest = checkManifest(JSON.parse(manifestBytes.toString('utf8')), `manifest ${desc.digest}`);
-  const configBytes = await readVerified(dir, manifest.config, 'config');
-  const config = checkImageConfig(JSON.parse(configBytes.toString('utf8')), `config ${manifest.config.digest}`);
+  const manifestBytes = await readVerified(dir, shown, desc, 'manifest');
+  const manifest = checkManifest(parseSourceJson(manifestBytes, `manifest ${desc.digest}`), `manifest ${desc.digest}`);
+  const configBytes = await readVerified(dir, shown, manifest.config, 'config');
+  const config = checkImageConfig(parseSourceJson(configBytes, `config ${manifest.config.digest}`), `config ${manifest.config.digest}`);
   return {
     ...(refName !== undefined ? { refName } : {}),
     manifestBytes,
@@ -73,7 +93,7 @@ export async function openOciLayout(dir: string, ref: string | undefined, label:
     config,
     async openLayer(d: Descriptor): Promise<Readable> {
       const file = blobPath(path.join(dir, 'blobs'), d.digest);
-      if (!(await pathExists(file))) throw new TbahError('corrupt', `layer ${d.digest} is missing from ${dir}`, { hint: 'the OCI layout is incomplete' });
+      if (!(await pathExists(file))) throw new TbahError('corrupt', `layer ${d.digest} is missing from ${shown}`, { hint: 'the OCI layout is incomplete' });
       return chain(createReadStream(file, { highWaterMark: 1 << 20 }), new VerifyingStream(d.digest, d.size, 'layer'));
     },
     async close() {},
@@ -89,13 +109,23 @@ export interface BlobProvider {
 export async function writeOciLayout(
   dir: string, blobs: BlobProvider, manifest: { descriptor: Descriptor; blobs: Digest[] }, ref: string | undefined,
 ): Promise<void> {
-  await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  try {
+    await writeLayout(dir, blobs, manifest, ref);
+  } catch (err) {
+    throw errnoError(err, 'writing the OCI layout', dir);
+  }
+}
+
+async function writeLayout(
+  dir: string, blobs: BlobProvider, manifest: { descriptor: Descriptor; blobs: Digest[] }, ref: string | undefined,
+): Promise<void> {
+  await mkdirAll(path.join(dir, 'blobs', 'sha256'));
   for (const d of manifest.blobs) await placeBlob(blobs.blobFile(d), blobPath(path.join(dir, 'blobs'), d));
   const layoutFile = path.join(dir, 'oci-layout');
   if (!(await pathExists(layoutFile))) await writeFileAtomic(layoutFile, LAYOUT_FILE_CONTENT);
   const indexFile = path.join(dir, 'index.json');
   let index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
-  if (await pathExists(indexFile)) index = checkIndex(JSON.parse(await fsp.readFile(indexFile, 'utf8')), indexFile);
+  if (await pathExists(indexFile)) index = checkIndex(parseSourceJson(await fsp.readFile(indexFile, 'utf8'), indexFile), indexFile);
   const entry: Descriptor = { mediaType: manifest.descriptor.mediaType, digest: manifest.descriptor.digest, size: manifest.descriptor.size };
   if (ref !== undefined) entry.annotations = { [REF_NAME]: ref };
   const others = index.manifests.filter((m) => ref === undefined
@@ -111,13 +141,18 @@ export async function writeOciLayout(
 async function placeBlob(src: string, dest: string): Promise<void> {
   if (await pathExists(dest)) return;
   const tmp = tempName(dest);
-  await fsp.copyFile(src, tmp, constants.COPYFILE_FICLONE);
-  const fh = await fsp.open(tmp, constants.O_RDONLY);
   try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+    await fsp.copyFile(src, tmp, constants.COPYFILE_FICLONE);
+    const fh = await fsp.open(tmp, constants.O_RDONLY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }); // a full disk leaves no half blob behind
+    throw err;
   }
-  await fsp.rename(tmp, dest);
   await fsyncDir(path.dirname(dest));
 }
