@@ -3,10 +3,12 @@
  * never leaves a broken store. A kill only counts when it landed: the
  * process was still running and died of SIGKILL (its exit status says so);
  * one that finished first is a miss and the next delay is drawn shorter.
- * Every landed kill is followed by the health check (test/helpers/store-check:
- * every blob re-hashed, everything index.json reaches present and consistent,
- * every container state parses and names existing blobs) and a from + commit
- * in the same store. At least 100 landed kills, bounded to under 3 minutes.
+ * Every landed kill is followed by two health checks — an independent one
+ * written against the on-disk format (test/helpers/store-check: every blob
+ * re-hashed, everything index.json reaches present and consistent, every
+ * container state parses and names existing blobs) and `tbah check --repair`
+ * (no damage; what it repairs is only leftovers) — and a from + commit in the
+ * same store. At least 100 landed kills, bounded to under 3 minutes.
  * Then: a corrupt blob in the store is refused, never used.
  */
 import assert from 'node:assert/strict';
@@ -17,6 +19,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox, tbahBin } from '../helpers/cli.js';
 import { checkStore, storeWorksInProcess } from '../helpers/store-check.js';
+import { checkStore as tbahCheck } from '../../src/core/ops/check.js';
+import { Store } from '../../src/core/store/store.js';
 
 const WANT_LANDED = 105;
 const BUDGET_MS = 165_000;
@@ -134,6 +138,7 @@ describe('crash safety: kill -9 anywhere', () => {
     let n = 0;
     let landed = 0;
     let works = 0;
+    let repaired = 0;
     while (landed < WANT_LANDED && Date.now() - t0 < BUDGET_MS) {
       const op = ops[n % ops.length]!;
       const args = await op.prepare(n);
@@ -145,6 +150,10 @@ describe('crash safety: kill -9 anywhere', () => {
         landed++;
         const h = await checkStore(sb.store);
         assert.deepEqual(h.problems, [], `after ${op.name} killed at ${killAt} ms`);
+        // tbah check: nothing damaged; what a kill leaves is a leftover, and --repair removes it.
+        const t = await tbahCheck(await Store.open({ root: sb.store }), { repair: true });
+        assert.deepEqual(t.problems.map((p) => `${p.kind}: ${p.where}: ${p.message}`), [], `tbah check after ${op.name} killed at ${killAt} ms`);
+        repaired += t.repaired;
         // The store still works: a from and a commit.
         assert.deepEqual(await storeWorksInProcess(sb.store, `localhost/health:${n}`), [], `after ${op.name} killed at ${killAt} ms`);
         works++;
@@ -157,7 +166,7 @@ describe('crash safety: kill -9 anywhere', () => {
       n++;
     }
     const summary = ops.map((o) => `${o.name} ${o.landed}/${o.landed + o.missed}`).join(', ');
-    process.stdout.write(`# crash: ${landed} kills landed mid-operation in ${n} attempts (${summary}); ${works} health checks + from/commit; ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    process.stdout.write(`# crash: ${landed} kills landed mid-operation in ${n} attempts (${summary}); ${works} health checks + tbah check + from/commit; tbah check --repair removed ${repaired} leftovers; ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
     assert.ok(landed >= 100, `only ${landed} kills landed in the time budget (${summary})`);
     for (const o of ops) assert.ok(o.landed >= 5, `${o.name}: only ${o.landed} kills landed`);
 
@@ -167,12 +176,8 @@ describe('crash safety: kill -9 anywhere', () => {
     sb.ok(['rm', c]);
     const h = await checkStore(sb.store);
     assert.deepEqual(h.problems, []);
-    // Swept: temp blobs and trees (tmp/), half-made and half-removed containers. Not yet swept
-    // (store.ts sweepTemp; never read, a few hundred bytes each): the temp file of an atomic
-    // JSON write killed before its rename, beside index.json, a layer record or a state file.
-    const atomicTemp = /\/\.tmp-(index\.json|state\.json|sha256-[0-9a-f]{64}\.json)-[0-9a-f]{12}$/;
-    assert.deepEqual(h.leftovers.filter((l) => !atomicTemp.test(l)), [], 'garbage collection sweeps what the kills left');
-    process.stdout.write(`# crash: ${h.leftovers.length} atomic-write temp files left by the kills (not swept yet)\n`);
+    // tbah check --repair after every kill left nothing behind.
+    assert.deepEqual(h.leftovers, [], 'nothing the kills left remains');
     assert.deepEqual(readdirSync(path.join(sb.store, 'containers')).filter((x) => x.startsWith('.')), []);
   });
 });
