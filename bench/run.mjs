@@ -18,7 +18,7 @@ import { DEFAULT_SHAPE, QUICK_SHAPE, generateWorkload } from './lib/workload.mjs
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
-const bundle = path.join(repo, 'dist', 'tbah.mjs');
+const bundle = path.join(repo, 'dist', 'tbah.cjs');
 
 const CASES = ['copy', 'commit', 'push', 'commit+push', 'from-base', 'small-commit', 'small-commit-scratch',
   'push-registry', 'push-registry-again', 'commit+push-registry', 'pull-registry', 'pull+from', 'startup'];
@@ -216,7 +216,7 @@ async function main() {
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`npm run build\` (or pass --build)`);
   const notes = [];
   if (newestSource(path.join(repo, 'src')) > statSync(bundle).mtimeMs) {
-    const n = 'dist/tbah.mjs is older than src/: measuring the old bundle (pass --build to rebundle)';
+    const n = 'dist/tbah.cjs is older than src/: measuring the old bundle (pass --build to rebundle)';
     log(`bench: warning: ${n}`);
     notes.push(n);
   }
