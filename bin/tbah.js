@@ -6,6 +6,7 @@
 // saves most of compiling 0.5 MB of JavaScript on every call, and hands the
 // bundle a `require` that defers loading the heavier Node built-ins until one
 // is used. Measurements: docs/performance-startup.md.
+const { isAscii } = require('node:buffer');
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
@@ -85,7 +86,9 @@ function readCache(source) {
  * as usual: `cached` says whether the cache was used.
  */
 function compile() {
-  const source = fs.readFileSync(BUNDLE, 'utf8');
+  const bytes = fs.readFileSync(BUNDLE);
+  // The build makes the bundle ASCII, which latin1 decodes twice as fast as UTF-8.
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const cachedData = readCache(source);
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: BUNDLE,

@@ -1,5 +1,5 @@
 /** `tbah version` / `tbah info` data. */
-import * as os from 'node:os';
+import { cpus, hostname, release } from 'node:os';
 import type { Store } from './store/store.js';
 import { isRoot } from './store/paths.js';
 import { hostPlatform } from './oci.js';
@@ -26,7 +26,7 @@ export async function storeInfo(store: Store): Promise<Record<string, unknown>> 
   const containers = await store.containers.list();
   return {
     host: {
-      arch: hostPlatform().architecture, os: hostPlatform().os, kernel: os.release(), hostname: os.hostname(), cpus: os.cpus().length,
+      arch: hostPlatform().architecture, os: hostPlatform().os, kernel: release(), hostname: hostname(), cpus: cpus().length,
       rootless: !isRoot(), node: process.version,
     },
     store: {

@@ -1,5 +1,5 @@
 /** Where a store lives (design §2): --root, TBAH_ROOT, /var/lib/tbah, or the XDG data dir. */
-import * as os from 'node:os';
+import { homedir } from 'node:os';
 import * as path from 'node:path';
 
 export function isRoot(): boolean {
@@ -9,7 +9,7 @@ export function isRoot(): boolean {
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.TBAH_ROOT) return path.resolve(env.TBAH_ROOT);
   if (isRoot()) return '/var/lib/tbah';
-  const data = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  const data = env.XDG_DATA_HOME || path.join(homedir(), '.local', 'share');
   return path.join(data, 'tbah');
 }
 
