@@ -15,8 +15,8 @@
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import * as os from 'node:os';
-import * as zlib from 'node:zlib';
+import { availableParallelism } from 'node:os';
+import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
 import { TbahError } from '../errors.js';
 
 export interface GzipStreamOptions {
@@ -36,7 +36,7 @@ const MAX_WORKERS = 4;
 
 /** Default worker count: one per core, capped (more only adds memory and start-up time). */
 export function defaultGzipWorkers(): number {
-  return Math.max(1, Math.min(os.availableParallelism(), MAX_WORKERS));
+  return Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
 }
 
 /**
@@ -97,8 +97,8 @@ interface DeflateOptions {
 
 function deflateOptions(level: number, last: boolean): DeflateOptions {
   return {
-    level, windowBits: 15, memLevel: 8, strategy: zlib.constants.Z_DEFAULT_STRATEGY, chunkSize: 64 * 1024,
-    finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+    level, windowBits: 15, memLevel: 8, strategy: zlibConstants.Z_DEFAULT_STRATEGY, chunkSize: 64 * 1024,
+    finishFlush: last ? zlibConstants.Z_FINISH : zlibConstants.Z_SYNC_FLUSH,
   };
 }
 
@@ -135,7 +135,7 @@ parentPort.on('message', (b) => {
 /** Blocks the event loop for one block (~30 ms per MiB at level 6): only for inputs of one block and workers: 0. */
 function deflateInThread(b: Block): Buffer {
   const opts = b.dict === null ? b.opts : { ...b.opts, dictionary: new Uint8Array(b.dict) };
-  return zlib.deflateRawSync(new Uint8Array(b.data, 0, b.len), opts);
+  return deflateRawSync(new Uint8Array(b.data, 0, b.len), opts);
 }
 
 interface Job {
@@ -337,7 +337,7 @@ class GzipStream extends Transform {
     const len = this.#curLen;
     const data = this.#cur ?? Buffer.allocUnsafeSlow(0);
     const view = data.subarray(0, len);
-    this.#crc = zlib.crc32(view, this.#crc);
+    this.#crc = crc32(view, this.#crc);
     this.#total += len;
     const dict = this.#prevTail;
     if (!last) {
