@@ -1,28 +1,32 @@
 #!/usr/bin/env node
 // Per-call start-up of tbah's short commands against Node's own (`node -e 0`), same run.
 // Usage: node bench/startup.mjs [--runs N] [--only config,mount] [--ca with|without|both]
-//                               [--tbah PATH/TO/bin/tbah.js] [--json FILE]
+//                               [--dir DIR] [--tbah PATH/TO/bin/tbah.js] [--baseline OTHER/bin/tbah.js] [--json FILE]
 // Plain node:* only. Every round runs `node -e 0` and each command once, the order
 // rotating from round to round; the table gives medians and the difference to
 // `node -e 0` of the same pass. A pass runs without NODE_EXTRA_CA_CERTS and one
 // with it (the file this shell inherited, else the system bundle), as any HTTPS-
-// capable Node start pays for it.
+// capable Node start pays for it. The store is on tmpfs (/dev/shm) unless --dir
+// says otherwise: config, mount and umount fsync what they write, and a disk's
+// fsync is not start-up.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const USAGE = `usage: node bench/startup.mjs [--runs N] [--only CMD[,CMD]] [--ca with|without|both] [--tbah FILE] [--json FILE]
+const USAGE = `usage: node bench/startup.mjs [--runs N] [--only CMD[,CMD]] [--ca with|without|both] [--dir DIR] [--tbah FILE] [--json FILE]
   --runs N     rounds per pass (default 21); each round runs every command once
   --only LIST  only these commands (node -e 0 always runs): config, mount, umount, containers, images, inspect, version
   --ca MODE    NODE_EXTRA_CA_CERTS: without, with, or both passes (default both)
+  --dir DIR    where the throw-away store goes (default /dev/shm, else the temp directory)
   --tbah FILE  the launcher to measure (default bin/tbah.js of this checkout)
+  --baseline FILE  also measure the same commands through another build's launcher, in the same rounds
   --json FILE  also write the medians as JSON`;
 
 function parseArgs(argv) {
-  const o = { runs: 21, only: null, ca: 'both', tbah: path.resolve(here, '..', 'bin', 'tbah.js'), json: null };
+  const o = { runs: 21, only: null, ca: 'both', dir: null, tbah: path.resolve(here, '..', 'bin', 'tbah.js'), baseline: null, json: null };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s);
     const val = () => {
@@ -34,7 +38,9 @@ function parseArgs(argv) {
       case '--runs': o.runs = Number(val()); if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs needs a positive integer'); break;
       case '--only': o.only = val().split(',').filter(Boolean); break;
       case '--ca': o.ca = val(); if (!['with', 'without', 'both'].includes(o.ca)) throw new Error('--ca is with, without or both'); break;
+      case '--dir': o.dir = path.resolve(val()); break;
       case '--tbah': o.tbah = path.resolve(val()); break;
+      case '--baseline': o.baseline = path.resolve(val()); break;
       case '--json': o.json = path.resolve(val()); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${argv[i]}\n${USAGE}`);
@@ -73,6 +79,7 @@ const median = (xs) => {
 
 function pass(o, names, env) {
   const cases = [['node -e 0', [process.execPath, '-e', '0']], ...names.map((n) => [n, [process.execPath, o.tbah, ...COMMANDS[n]]])];
+  if (o.baseline) cases.push(...names.map((n) => [`${n} (baseline)`, [process.execPath, o.baseline, ...COMMANDS[n]]]));
   for (const [, argv] of cases) run(argv, env); // warm the page cache, untimed
   const times = new Map(cases.map(([n]) => [n, []]));
   for (let r = 0; r < o.runs; r++) {
@@ -81,13 +88,13 @@ function pass(o, names, env) {
       times.get(n).push(run(argv, env));
     }
   }
-  return new Map([...times].map(([n, xs]) => [n, median(xs)]));
+  return new Map([...times].map(([n, xs]) => [n, { median: median(xs), min: Math.min(...xs) }]));
 }
 
 const o = parseArgs(process.argv.slice(2));
 const names = o.only ?? DEFAULT;
 for (const n of names) if (!COMMANDS[n]) throw new Error(`unknown command ${n}; known: ${Object.keys(COMMANDS).join(', ')}`);
-if (!existsSync(o.tbah)) throw new Error(`${o.tbah} not found (npm run build?)`);
+for (const f of [o.tbah, o.baseline]) if (f && !existsSync(f)) throw new Error(`${f} not found (npm run build?)`);
 
 const ca = process.env.NODE_EXTRA_CA_CERTS || ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'].find(existsSync);
 const passes = [];
@@ -97,7 +104,8 @@ if (o.ca !== 'without') {
   else console.error('no CA bundle found: the pass with NODE_EXTRA_CA_CERTS is skipped');
 }
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'tbah-startup-'));
+const parent = o.dir ?? (statSync('/dev/shm', { throwIfNoEntry: false })?.isDirectory() ? '/dev/shm' : os.tmpdir());
+const dir = mkdtempSync(path.join(parent, 'tbah-startup-'));
 const baseEnv = { ...process.env, TBAH_ROOT: path.join(dir, 'root') };
 delete baseEnv.NODE_EXTRA_CA_CERTS;
 delete baseEnv.NODE_OPTIONS;
@@ -108,7 +116,7 @@ try {
   tbah('from', '--name', CTR, 'scratch');
   tbah('config', '--env', 'A=1', '--label', 'bench=startup', CTR);
   tbah('commit', CTR, IMG);
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${o.runs} rounds, medians (ms)`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ${o.runs} rounds, store in ${parent}`);
   for (const [title, caFile] of passes) {
     const env = { ...baseEnv };
     if (caFile) env.NODE_EXTRA_CA_CERTS = caFile;
@@ -116,12 +124,16 @@ try {
     const floor = m.get('node -e 0');
     results[caFile ? 'with' : 'without'] = Object.fromEntries(m);
     console.log(`\n${title}`);
-    console.log('| command | median (ms) | over `node -e 0` (ms) |');
-    console.log('|---|---:|---:|');
-    for (const [n, v] of m) console.log(`| ${n === 'node -e 0' ? '`node -e 0`' : `\`tbah ${n}\``} | ${v.toFixed(1)} | ${n === 'node -e 0' ? '' : `${v - floor >= 0 ? '+' : ''}${(v - floor).toFixed(1)}`} |`);
+    console.log('| command | median (ms) | over `node -e 0` | min (ms) | over `node -e 0` |');
+    console.log('|---|---:|---:|---:|---:|');
+    const over = (v, f) => `${v - f >= 0 ? '+' : ''}${(v - f).toFixed(1)}`;
+    for (const [n, v] of m) {
+      const floorRow = n === 'node -e 0';
+      console.log(`| ${floorRow ? '`node -e 0`' : `\`tbah ${n}\``} | ${v.median.toFixed(1)} | ${floorRow ? '' : over(v.median, floor.median)} | ${v.min.toFixed(1)} | ${floorRow ? '' : over(v.min, floor.min)} |`);
+    }
   }
   console.log(`load after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  if (o.json) writeFileSync(o.json, `${JSON.stringify({ node: process.version, runs: o.runs, medians: results }, null, 2)}\n`);
+  if (o.json) writeFileSync(o.json, `${JSON.stringify({ node: process.version, runs: o.runs, storeDir: parent, ms: results }, null, 2)}\n`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
