@@ -105,7 +105,11 @@ function trainCodeCache() {
       if (r.status !== 0) failed.push(`${args.join(' ')}: ${r.status ?? r.signal} ${r.stderr.trim().split('\n')[0] ?? ''}`);
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (err) {
+      console.error(`bundle: warning: could not remove the training store ${dir}: ${err.message}`);
+    }
   }
   let size = 0;
   try {
