@@ -18,7 +18,9 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const USAGE = `usage: node bench/startup.mjs [--runs N] [--only CMD[,CMD]] [--ca with|without|both] [--dir DIR] [--tbah FILE] [--json FILE]
   --runs N     rounds per pass (default 21); each round runs every command once
-  --only LIST  only these commands (node -e 0 always runs): config, mount, umount, containers, images, inspect, version
+  --only LIST  only these commands (node -e 0 always runs): config, mount, umount, containers, images, inspect
+               (the default), version, and run-import, push-import, pull-import, from-import, commit-import
+               (each fails at its first step: what the command pays for its modules)
   --ca MODE    NODE_EXTRA_CA_CERTS: without, with, or both passes (default both)
   --dir DIR    where the throw-away store goes (default /dev/shm, else the temp directory)
   --tbah FILE  the launcher to measure (default bin/tbah.js of this checkout)
@@ -60,14 +62,22 @@ const COMMANDS = {
   images: ['images'],
   inspect: ['inspect', CTR],
   version: ['version'],
+  // What the heavier commands pay before their work: each fails at its first step (exit 125).
+  'run-import': ['run', 'no-such-container', '--', 'true'],
+  'push-import': ['push', 'no-such-image', 'oci:/nonexistent/layout'],
+  'pull-import': ['pull', 'oci:/nonexistent/layout'],
+  'from-import': ['from', 'oci:/nonexistent/layout'],
+  'commit-import': ['commit', 'no-such-container'],
 };
+/** Exit status other than 0 a command is expected to end with. */
+const STATUS = { 'run-import': 125, 'push-import': 125, 'pull-import': 125, 'from-import': 125, 'commit-import': 125 };
 const DEFAULT = ['config', 'mount', 'umount', 'containers', 'images', 'inspect'];
 
-function run(argv, env) {
+function run(argv, env, status = 0) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${argv.slice(1).join(' ')} exited ${r.status ?? r.signal}: ${r.stderr}`);
+  if (r.status !== status) throw new Error(`${argv.slice(1).join(' ')} exited ${r.status ?? r.signal}: ${r.stderr}`);
   return ms;
 }
 
@@ -78,14 +88,14 @@ const median = (xs) => {
 };
 
 function pass(o, names, env) {
-  const cases = [['node -e 0', [process.execPath, '-e', '0']], ...names.map((n) => [n, [process.execPath, o.tbah, ...COMMANDS[n]]])];
-  if (o.baseline) cases.push(...names.map((n) => [`${n} (baseline)`, [process.execPath, o.baseline, ...COMMANDS[n]]]));
-  for (const [, argv] of cases) run(argv, env); // warm the page cache, untimed
+  const cases = [['node -e 0', [process.execPath, '-e', '0'], 0], ...names.map((n) => [n, [process.execPath, o.tbah, ...COMMANDS[n]], STATUS[n] ?? 0])];
+  if (o.baseline) cases.push(...names.map((n) => [`${n} (baseline)`, [process.execPath, o.baseline, ...COMMANDS[n]], STATUS[n] ?? 0]));
+  for (const [, argv, status] of cases) run(argv, env, status); // warm the page cache, untimed
   const times = new Map(cases.map(([n]) => [n, []]));
   for (let r = 0; r < o.runs; r++) {
     for (let k = 0; k < cases.length; k++) {
-      const [n, argv] = cases[(k + r) % cases.length];
-      times.get(n).push(run(argv, env));
+      const [n, argv, status] = cases[(k + r) % cases.length];
+      times.get(n).push(run(argv, env, status));
     }
   }
   return new Map([...times].map(([n, xs]) => [n, { median: median(xs), min: Math.min(...xs) }]));
