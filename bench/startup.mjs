@@ -6,7 +6,9 @@
 // rotating from round to round; the table gives medians and the difference to
 // `node -e 0` of the same pass. A pass runs without NODE_EXTRA_CA_CERTS and one
 // with it (the file this shell inherited, else the system bundle), as any HTTPS-
-// capable Node start pays for it. The store is on tmpfs (/dev/shm) unless --dir
+// capable Node start pays for it (tbah's launcher drops it for the commands that
+// never use TLS: bin/tbah.js). Each tbah call runs the launcher file itself, as
+// a user's PATH would, through its #! line. The store is on tmpfs (/dev/shm) unless --dir
 // says otherwise: config, mount and umount fsync what they write, and a disk's
 // fsync is not start-up.
 import { spawnSync } from 'node:child_process';
@@ -88,8 +90,9 @@ const median = (xs) => {
 };
 
 function pass(o, names, env) {
-  const cases = [['node -e 0', [process.execPath, '-e', '0'], 0], ...names.map((n) => [n, [process.execPath, o.tbah, ...COMMANDS[n]], STATUS[n] ?? 0])];
-  if (o.baseline) cases.push(...names.map((n) => [`${n} (baseline)`, [process.execPath, o.baseline, ...COMMANDS[n]], STATUS[n] ?? 0]));
+  // tbah runs as a user's PATH runs it: the launcher itself, through its #! line.
+  const cases = [['node -e 0', [process.execPath, '-e', '0'], 0], ...names.map((n) => [n, [o.tbah, ...COMMANDS[n]], STATUS[n] ?? 0])];
+  if (o.baseline) cases.push(...names.map((n) => [`${n} (baseline)`, [o.baseline, ...COMMANDS[n]], STATUS[n] ?? 0]));
   for (const [, argv, status] of cases) run(argv, env, status); // warm the page cache, untimed
   const times = new Map(cases.map(([n]) => [n, []]));
   for (let r = 0; r < o.runs; r++) {
@@ -116,13 +119,14 @@ if (o.ca !== 'without') {
 
 const parent = o.dir ?? (statSync('/dev/shm', { throwIfNoEntry: false })?.isDirectory() ? '/dev/shm' : os.tmpdir());
 const dir = mkdtempSync(path.join(parent, 'tbah-startup-'));
-const baseEnv = { ...process.env, TBAH_ROOT: path.join(dir, 'root') };
+// The launchers' #! lines find `node` on PATH: make that the node that runs `node -e 0`.
+const baseEnv = { ...process.env, TBAH_ROOT: path.join(dir, 'root'), PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` };
 delete baseEnv.NODE_EXTRA_CA_CERTS;
 delete baseEnv.NODE_OPTIONS;
 const results = {};
 try {
   // A scratch container and one committed image: enough for every command to do its real work.
-  const tbah = (...args) => run([process.execPath, o.tbah, ...args], baseEnv);
+  const tbah = (...args) => run([o.tbah, ...args], baseEnv);
   tbah('from', '--name', CTR, 'scratch');
   tbah('config', '--env', 'A=1', '--label', 'bench=startup', CTR);
   tbah('commit', CTR, IMG);

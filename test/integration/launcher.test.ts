@@ -1,12 +1,13 @@
 /**
  * bin/tbah.js: the code cache made at build time is used, a cache that does
  * not belong to the bundle is not, and the CLI answers the same either way;
- * the deferred built-ins behave as the modules; a symlink to the launcher runs.
+ * the deferred built-ins behave as the modules; a symlink to the launcher runs;
+ * its sh line drops NODE_EXTRA_CA_CERTS only for commands that never use TLS.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -95,6 +96,27 @@ describe('launcher (bin/tbah.js)', () => {
     const r = spawnSync(link, ['version', '--json'], { encoding: 'utf8', env: { ...process.env, TBAH_ROOT: path.join(dir, 'v') } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { node: string }).node, process.version);
+  });
+
+  it('drops NODE_EXTRA_CA_CERTS, through its #! line, only for the commands that never use TLS', () => {
+    // A `node` that prints what it was given, first on PATH.
+    const fake = path.join(dir, 'fake-bin');
+    mkdirSync(fake);
+    writeFileSync(path.join(fake, 'node'), '#!/bin/sh\nprintf "%s|%s\\n" "${NODE_EXTRA_CA_CERTS-unset}" "$*"\n', { mode: 0o755 });
+    const env = { ...process.env, PATH: `${fake}:${process.env['PATH'] ?? ''}`, NODE_EXTRA_CA_CERTS: '/etc/extra ca.pem' };
+    const call = (...args: string[]): string => {
+      const r = spawnSync(tbahBin, args, { env, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    for (const args of [['config', '--env', 'A=1 B', 'c'], ['mount', 'c'], ['umount', '-a'], ['unmount', 'c'], ['containers'], ['ps'], ['ls'], ['list'],
+      ['images'], ['rm', 'c'], ['delete', 'c'], ['rmi', 'i'], ['tag', 'i', 'j'], ['version'], ['info'], ['--root', '/r', 'images'], ['--root=/r', 'images']]) {
+      assert.equal(call(...args), `unset|${tbahBin} ${args.join(' ')}\n`, args.join(' '));
+    }
+    for (const args of [[], ['--help'], ['pull', 'x'], ['push', 'x'], ['from', 'x'], ['login', 'r'], ['logout', 'r'], ['inspect', 'docker://r/x'], ['commit', 'c', 'docker://r/x'],
+      ['copy', 'c', 'https://x/y'], ['add', 'c', 'https://x/y'], ['run', 'c', '--', 'true'], ['--root', '/r', 'pull', 'x'], ['nosuch']]) {
+      assert.equal(call(...args), `/etc/extra ca.pem|${[tbahBin, ...args].join(' ')}\n`, args.join(' '));
+    }
   });
 
   it('hands the bundle stand-ins for built-ins that behave as the modules', () => {
