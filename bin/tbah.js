@@ -1,12 +1,16 @@
 #!/bin/sh
-":" //; case "$1" in --root) c=$3;; --root=*) c=$2;; *) c=$1;; esac; case "$c" in config|mount|umount|unmount|containers|ps|ls|list|images|rm|delete|rmi|tag|version|info) unset NODE_EXTRA_CA_CERTS;; esac; exec node "$0" "$@"
+":" //; case "$1" in --root) c=$3;; --root=*) c=$2;; *) c=$1;; esac
+":" //; case "$c" in config|mount|umount|unmount|containers|ps|ls|list|images|rm|delete|rmi|tag|version|info) unset NODE_EXTRA_CA_CERTS;; esac
+":" //; case "$c" in inspect) case "$*" in *docker://*) ;; *) unset NODE_EXTRA_CA_CERTS;; esac;; esac
+":" //; exec node "$0" "$@"
 'use strict';
-// The two lines above are sh (run through the #! line), and JavaScript that
-// does nothing. Node 20 reads NODE_EXTRA_CA_CERTS and builds its whole root
+// The lines above are sh (run through the #! line), and JavaScript that does
+// nothing. Node 20 reads NODE_EXTRA_CA_CERTS and builds its whole root
 // certificate store before any JavaScript runs (~40 ms with the system bundle);
-// the commands named there never open a TLS connection, so sh drops the
-// variable for them and execs node (same process, same signals). Every other
-// command, and `node bin/tbah.js ...`, keep it.
+// the commands named there never open a TLS connection (inspect only for a
+// docker:// name), so sh drops the variable for them and execs node (same
+// process, same signals). Every other command, and `node bin/tbah.js ...`,
+// keep it.
 //
 // The `tbah` command: runs dist/tbah.cjs, the bundled CLI (scripts/bundle.mjs).
 // A plain CommonJS script (bin/package.json), so Node's ESM loader never

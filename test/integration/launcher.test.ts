@@ -110,10 +110,12 @@ describe('launcher (bin/tbah.js)', () => {
       return r.stdout;
     };
     for (const args of [['config', '--env', 'A=1 B', 'c'], ['mount', 'c'], ['umount', '-a'], ['unmount', 'c'], ['containers'], ['ps'], ['ls'], ['list'],
-      ['images'], ['rm', 'c'], ['delete', 'c'], ['rmi', 'i'], ['tag', 'i', 'j'], ['version'], ['info'], ['--root', '/r', 'images'], ['--root=/r', 'images']]) {
+      ['images'], ['rm', 'c'], ['delete', 'c'], ['rmi', 'i'], ['tag', 'i', 'j'], ['version'], ['info'], ['--root', '/r', 'images'], ['--root=/r', 'images'],
+      ['inspect', 'c'], ['inspect', '--type', 'image', 'localhost/x']]) {
       assert.equal(call(...args), `unset|${tbahBin} ${args.join(' ')}\n`, args.join(' '));
     }
-    for (const args of [[], ['--help'], ['pull', 'x'], ['push', 'x'], ['from', 'x'], ['login', 'r'], ['logout', 'r'], ['inspect', 'docker://r/x'], ['commit', 'c', 'docker://r/x'],
+    for (const args of [[], ['--help'], ['pull', 'x'], ['push', 'x'], ['from', 'x'], ['login', 'r'], ['logout', 'r'], ['inspect', 'docker://r/x'],
+      ['inspect', '--type', 'image', 'docker://r/x'], ['--root', '/r', 'inspect', 'docker://r/x'], ['commit', 'c', 'docker://r/x'],
       ['copy', 'c', 'https://x/y'], ['add', 'c', 'https://x/y'], ['run', 'c', '--', 'true'], ['--root', '/r', 'pull', 'x'], ['nosuch']]) {
       assert.equal(call(...args), `/etc/extra ca.pem|${[tbahBin, ...args].join(' ')}\n`, args.join(' '));
     }
