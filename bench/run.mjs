@@ -25,7 +25,7 @@ import { BASE_SHAPES, DEFAULT_SHAPE, QUICK_SHAPE, RANDOM_SHARE, generateBases, g
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
-const bundle = path.join(repo, 'dist', 'tbah.mjs');
+const bundle = path.join(repo, 'dist', 'tbah.cjs');
 const pgzipModule = path.join(repo, 'build', 'src', 'core', 'layer', 'pgzip.js');
 
 const CASES = [...STEPS.map((s) => s.name), 'startup', 'floors'];
@@ -164,7 +164,7 @@ async function main() {
   }
   const notes = [];
   if (newestSource(path.join(repo, 'src')) > statSync(bundle).mtimeMs) {
-    const n = 'dist/tbah.mjs is older than src/: measuring the old bundle (pass --build to rebuild)';
+    const n = 'dist/tbah.cjs is older than src/: measuring the old bundle (pass --build to rebundle)';
     log(`bench: warning: ${n}`);
     notes.push(n);
   }

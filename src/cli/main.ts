@@ -7,10 +7,32 @@ import { registerCommands } from './commands/index.js';
 import { debug, paint, setLogLevel } from './output.js';
 
 // `tbah images | head -1`: a closed pipe ends the output, not in a stack trace.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+onFirstUse('stdout', (stdout) => stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
-});
+}));
+
+/**
+ * Run `hook` when process.stdout is first used, before anyone writes: Node
+ * makes the stream on first use, loading its stream modules (~1-2 ms), which
+ * a command that prints nothing (`config`) need not pay for.
+ */
+function onFirstUse(name: 'stdout', hook: (stream: NodeJS.WriteStream) => void): void {
+  const d = Object.getOwnPropertyDescriptor(process, name);
+  if (d?.get === undefined || !d.configurable) {
+    hook(process[name]);
+    return;
+  }
+  Object.defineProperty(process, name, {
+    ...d,
+    get() {
+      Object.defineProperty(process, name, d);
+      const stream = process[name];
+      hook(stream);
+      return stream;
+    },
+  });
+}
 
 // Buildah forces umask 022 so a caller's umask never leaks into created directories.
 process.umask(0o022);
@@ -50,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, outputError: () => undefined })
     .addHelpText('after', '\nExamples:\n  ctr=$(tbah from docker.io/library/busybox:1.36)\n  tbah run "$ctr" -- sh -c \'echo hello > /greeting\'\n  tbah config --cmd \'["cat", "/greeting"]\' "$ctr"\n  tbah commit --rm "$ctr" hello:1\n  tbah push hello:1 oci:/tmp/hello:1\n\nSee `tbah COMMAND --help` and docs/COMMAND.md for each command.');
-  registerCommands(program);
+  await registerCommands(program, argv);
   if (argv.length <= 2) {
     program.outputHelp();
     return 0;

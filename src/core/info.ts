@@ -1,6 +1,6 @@
 /** `tbah version` / `tbah info` data. */
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
+import { cpus, hostname, release } from 'node:os';
 import type { Store } from './store/store.js';
 import { isRoot } from './store/paths.js';
 import { hostPlatform } from './oci.js';
@@ -79,7 +79,7 @@ export async function storeInfo(store: Store): Promise<Record<string, unknown>> 
       CgroupVersion: cgroup2 ? 'v2' : 'v1',
       Distribution: dist,
       MemFree: mem?.MemFree ?? '', MemTotal: mem?.MemTotal ?? '', SwapFree: mem?.SwapFree ?? '', SwapTotal: mem?.SwapTotal ?? '',
-      arch: p.architecture, cpus: os.cpus().length, hostname: os.hostname(), kernel: os.release(), os: p.os,
+      arch: p.architecture, cpus: cpus().length, hostname: hostname(), kernel: release(), os: p.os,
       rootless: !isRoot(), uptime: up, variant: p.variant ?? '', node: process.version,
     },
     store: {

@@ -4,30 +4,87 @@ import { addBooleanNegations } from '../argv.js';
 import { checkFlagOrder } from '../context.js';
 import { configureHelp } from '../help.js';
 import { debug, setLogLevel } from '../output.js';
-import * as check from './check.js';
-import * as commit from './commit.js';
-import * as completion from './completion.js';
-import * as config from './config.js';
-import * as containers from './containers.js';
-import * as copy from './copy.js';
-import * as from from './from.js';
-import * as images from './images.js';
-import * as inspect from './inspect.js';
-import * as login from './login.js';
-import * as mount from './mount.js';
-import * as prune from './prune.js';
-import * as pull from './pull.js';
-import * as push from './push.js';
-import * as rename from './rename.js';
-import * as rm from './rm.js';
-import * as rmi from './rmi.js';
-import * as run from './run.js';
-import * as tag from './tag.js';
-import * as unshare from './unshare.js';
-import * as version from './version.js';
 
-export function registerCommands(program: Command): void {
-  for (const m of [from, containers, images, inspect, mount, copy, config, run, commit, pull, push, tag, rename, rm, rmi, login, unshare, check, prune, version, completion]) m.register(program);
+interface CommandFile { register(program: Command): void }
+
+/** Every command file, in the order `tbah --help` lists them. */
+const FILES = {
+  from: () => import('./from.js'),
+  containers: () => import('./containers.js'),
+  images: () => import('./images.js'),
+  inspect: () => import('./inspect.js'),
+  mount: () => import('./mount.js'),
+  copy: () => import('./copy.js'),
+  config: () => import('./config.js'),
+  run: () => import('./run.js'),
+  commit: () => import('./commit.js'),
+  pull: () => import('./pull.js'),
+  push: () => import('./push.js'),
+  tag: () => import('./tag.js'),
+  rm: () => import('./rm.js'),
+  rmi: () => import('./rmi.js'),
+  login: () => import('./login.js'),
+  rename: () => import('./rename.js'),
+  unshare: () => import('./unshare.js'),
+  check: () => import('./check.js'),
+  prune: () => import('./prune.js'),
+  version: () => import('./version.js'),
+  completion: () => import('./completion.js'),
+} satisfies Record<string, () => Promise<CommandFile>>;
+
+/**
+ * Each command name and alias → the file that registers it. Building
+ * commander's options for every command is most of a short call's own work,
+ * so a call registers only its own command's file (a test checks this table
+ * against what the files register).
+ */
+export const COMMAND_FILES: Readonly<Record<string, keyof typeof FILES>> = {
+  from: 'from',
+  containers: 'containers', ps: 'containers', ls: 'containers', list: 'containers',
+  images: 'images',
+  inspect: 'inspect',
+  mount: 'mount', umount: 'mount', unmount: 'mount',
+  copy: 'copy', add: 'copy',
+  config: 'config',
+  run: 'run',
+  commit: 'commit',
+  pull: 'pull',
+  push: 'push',
+  tag: 'tag',
+  rm: 'rm', delete: 'rm',
+  rmi: 'rmi',
+  login: 'login', logout: 'login',
+  rename: 'rename',
+  unshare: 'unshare',
+  check: 'check',
+  prune: 'prune',
+  version: 'version', info: 'version',
+};
+
+/** Global options that take a value (also accepted before the command word). */
+const VALUED = ['--root', '--storage-driver', '--log-level'];
+
+/**
+ * The command word of `tbah [--root DIR] COMMAND …`, or undefined when
+ * something else comes first (no command, --help, --version, an unknown
+ * option): then every command is registered, for the help or the error.
+ */
+export function commandWord(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (VALUED.includes(a)) i++;
+    else if (!VALUED.some((o) => a.startsWith(`${o}=`))) return a.startsWith('-') ? undefined : a;
+  }
+  return undefined;
+}
+
+/** Register the command `argv` calls (every command when that is not a known one). */
+export async function registerCommands(program: Command, argv: readonly string[] = []): Promise<void> {
+  const word = commandWord(argv);
+  // `completion` describes every command, so it needs them all, as help does.
+  const own = word !== undefined && word !== 'completion' && Object.hasOwn(COMMAND_FILES, word) ? COMMAND_FILES[word] : undefined;
+  const files = own !== undefined ? [own] : (Object.keys(FILES) as (keyof typeof FILES)[]);
+  for (const m of await Promise.all(files.map((f) => FILES[f]()))) m.register(program);
   for (const c of program.commands) {
     // Flags end at the first positional argument, as in Buildah (SetInterspersed(false)).
     c.passThroughOptions()

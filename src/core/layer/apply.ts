@@ -90,7 +90,9 @@ const WRITE_BATCH = 1024 * 1024;
 /** Files up to this size are collected from the tar and written with one synchronous writev. */
 const SMALL_FILE = 1024 * 1024;
 
-const run = promisify(execFile);
+// Made on first use: promisify reads execFile, which would load child_process with this module.
+let execFileAsync: ((cmd: string, args: string[]) => Promise<unknown>) | undefined;
+const run = (cmd: string, args: string[]) => (execFileAsync ??= promisify(execFile))(cmd, args);
 
 /** overlayfs's own markers: a layer from outside must never set them (they would steer the mount). */
 const isOverlayXattr = (name: string): boolean => name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');

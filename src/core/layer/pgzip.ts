@@ -14,8 +14,8 @@
  */
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
-import * as os from 'node:os';
-import * as zlib from 'node:zlib';
+import { availableParallelism } from 'node:os';
+import { constants as zlibConstants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
 import { TbahError } from '../errors.js';
 
 export interface GzipStreamOptions {
@@ -35,7 +35,7 @@ const MAX_WORKERS = 4;
 
 /** Default worker count: one per core, capped (more only adds memory and start-up time). */
 export function defaultGzipWorkers(): number {
-  return Math.max(1, Math.min(os.availableParallelism(), MAX_WORKERS));
+  return Math.max(1, Math.min(availableParallelism(), MAX_WORKERS));
 }
 
 /**
@@ -96,8 +96,8 @@ interface DeflateOptions {
 
 function deflateOptions(level: number, last: boolean): DeflateOptions {
   return {
-    level, windowBits: 15, memLevel: 8, strategy: zlib.constants.Z_DEFAULT_STRATEGY, chunkSize: 64 * 1024,
-    finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+    level, windowBits: 15, memLevel: 8, strategy: zlibConstants.Z_DEFAULT_STRATEGY, chunkSize: 64 * 1024,
+    finishFlush: last ? zlibConstants.Z_FINISH : zlibConstants.Z_SYNC_FLUSH,
   };
 }
 
@@ -113,7 +113,7 @@ interface Block {
 /** Blocks the event loop for one block (~30 ms per MiB at level 6): only for inputs of one block and workers: 0. */
 function deflateInThread(b: Block): Buffer {
   const opts = b.dict === null ? b.opts : { ...b.opts, dictionary: new Uint8Array(b.dict) };
-  return zlib.deflateRawSync(new Uint8Array(b.data, 0, b.len), opts);
+  return deflateRawSync(new Uint8Array(b.data, 0, b.len), opts);
 }
 
 interface Job {
@@ -158,7 +158,7 @@ class DeflatePool {
       const b = job.block;
       const opts = b.dict === null ? b.opts : { ...b.opts, dictionary: new Uint8Array(b.dict) };
       // One write ended with the block's flush mode: the same bytes as deflateRawSync for levels 1–9.
-      zlib.deflateRaw(new Uint8Array(b.data, 0, b.len), opts, (err, out) => {
+      deflateRaw(new Uint8Array(b.data, 0, b.len), opts, (err, out) => {
         this.running--;
         job.done(err, out);
         this.pump();
@@ -263,7 +263,7 @@ class GzipStream extends Transform {
     const len = this.#curLen;
     const data = this.#cur ?? Buffer.allocUnsafeSlow(0);
     const view = data.subarray(0, len);
-    this.#crc = zlib.crc32(view, this.#crc);
+    this.#crc = crc32(view, this.#crc);
     this.#total += len;
     const dict = this.#prevTail;
     if (!last) {
