@@ -3,8 +3,6 @@
 //   Node's ESM loader never starts and the launcher can compile the file with a
 //   V8 code cache (vm.Script). A module reached only through `await import()`
 //   runs when first imported, so each command initialises only what it uses.
-// - dist/undici.cjs: undici (~1 MB), required only when a registry needs TLS
-//   settings of its own.
 // - dist/tbah.cjs.cache: the V8 code cache of dist/tbah.cjs, written by running
 //   the short commands against a throw-away store (the functions they compile
 //   are what the cache holds). Made here, at build time, never at run time.
@@ -13,7 +11,6 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -40,23 +37,12 @@ const result = await build({
   // comes after the banner, where it is no directive).
   banner: { js: `${BUILD_ID_PLACEHOLDER}"use strict";var __tbahImportMeta={get url(){return require("node:url").pathToFileURL(__filename).href}};` },
   define: { 'import.meta': '__tbahImportMeta' },
-  plugins: [{
-    name: 'undici-apart',
-    setup(b) {
-      // `await import('undici')` becomes a lazily run require of ./undici.cjs: the
-      // launcher compiles the bundle as a plain script, which cannot import().
-      b.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'undici-apart' }));
-      b.onLoad({ filter: /.*/, namespace: 'undici-apart' }, () => ({ contents: "module.exports = require('./undici.cjs');", loader: 'js' }));
-      b.onResolve({ filter: /^\.\/undici\.cjs$/ }, () => ({ path: './undici.cjs', external: true }));
-    },
-  }],
 });
 const dynamicImports = Object.values(result.metafile.outputs).flatMap((o) => o.imports)
   .filter((i) => i.kind === 'dynamic-import' && i.external);
 if (dynamicImports.length > 0) {
   throw new Error(`dist/tbah.cjs would import() ${dynamicImports.map((i) => i.path).join(', ')} at run time: bundle it or require it`);
 }
-await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve('undici')], outfile: path.join(dist, 'undici.cjs') });
 
 // esbuild escapes every non-ASCII character in code (charset: ascii), so what is
 // left is in comments: make those ASCII too (one character for each UTF-16 unit,

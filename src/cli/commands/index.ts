@@ -59,6 +59,7 @@ export const COMMAND_FILES: Readonly<Record<string, keyof typeof FILES>> = {
   check: 'check',
   prune: 'prune',
   version: 'version', info: 'version',
+  completion: 'completion',
 };
 
 /** Global options that take a value (also accepted before the command word). */

@@ -14,6 +14,9 @@ import { open } from 'node:fs/promises';
 import type { SecureContext } from 'node:tls';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { type ProxyChoice, type ProxyConfig, proxyFor } from './proxy.js';
+import * as nodeHttp from 'node:http';
+import * as nodeHttps from 'node:https';
+import { createSecureContext } from 'node:tls';
 
 /** What a TLS connection needs beyond Node's defaults. */
 export interface TlsSettings {
@@ -78,8 +81,8 @@ function codedError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-type HttpModule = typeof import('node:http');
-type HttpsModule = typeof import('node:https');
+type HttpModule = typeof nodeHttp;
+type HttpsModule = typeof nodeHttps;
 
 export class HttpClient {
   private http: Promise<{ mod: HttpModule; agent: HttpAgent }> | undefined;
@@ -199,7 +202,8 @@ export class HttpClient {
   }
 
   private httpStack(): Promise<{ mod: HttpModule; agent: HttpAgent }> {
-    this.http ??= import('node:http').then((mod) => {
+    // The bundle loads node:http only when this first runs (bin/tbah.js stand-ins for built-ins).
+    this.http ??= Promise.resolve(nodeHttp).then((mod) => {
       const agent = new mod.Agent({ keepAlive: true });
       this.agents.push(agent);
       return { mod, agent };
@@ -214,7 +218,8 @@ export class HttpClient {
       let t = this.tunnels.get(key);
       if (t === undefined) {
         t = (async () => {
-          const [mod, { tunnelAgent }] = await Promise.all([import('node:https'), import('./tunnel.js')]);
+          const mod = nodeHttps;
+          const { tunnelAgent } = await import('./tunnel.js');
           const agent = tunnelAgent(proxy, await this.tlsOptions());
           this.agents.push(agent);
           return { mod, agent };
@@ -224,7 +229,7 @@ export class HttpClient {
       return t;
     }
     this.https ??= (async () => {
-      const mod = await import('node:https');
+      const mod = nodeHttps;
       const agent = new mod.Agent({ keepAlive: true, ...(await this.tlsOptions()) });
       this.agents.push(agent);
       return { mod, agent };
@@ -237,7 +242,6 @@ export class HttpClient {
     const t = this.tls;
     const base = { rejectUnauthorized: t.verify };
     if (t.ca === undefined && t.cert === undefined) return base;
-    const { createSecureContext } = await import('node:tls');
     return {
       ...base,
       secureContext: createSecureContext({

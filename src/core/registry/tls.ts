@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { TbahError, isErrno } from '../errors.js';
 import type { TlsSettings } from './http.js';
+import { rootCertificates } from 'node:tls';
 
 export interface TlsMaterial {
   /** The directory the files came from. */
@@ -110,7 +111,6 @@ export async function tlsSettings(material: TlsMaterial | undefined, tlsVerify: 
   const settings: TlsSettings = { verify: tlsVerify };
   if (!tlsVerify) settings.ca = material?.ca ?? [];
   else if (material !== undefined && material.ca.length > 0) {
-    const { rootCertificates } = await import('node:tls');
     const extra = process.env['NODE_EXTRA_CA_CERTS'];
     const extraPem = extra ? await readFile(extra, 'utf8').catch(() => undefined) : undefined;
     settings.ca = [...rootCertificates, ...(extraPem === undefined ? [] : [extraPem]), ...material.ca];
