@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const outputs = ['build/src/index.js', 'build/src/index.d.ts', 'dist/tbah.mjs'].map((f) => path.join(root, f));
+const outputs = ['build/src/index.js', 'build/src/index.d.ts', 'dist/tbah.cjs', 'dist/tbah.cjs.cache'].map((f) => path.join(root, f));
 const inputs = ['src', 'scripts/bundle.mjs', 'tsconfig.json', 'package.json'].map((f) => path.join(root, f));
 
 function newest(p) {

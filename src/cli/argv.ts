@@ -41,7 +41,8 @@ function findOption(cmd: Command, flag: string): Option | undefined {
  */
 export function addBooleanNegations(cmd: Command): void {
   for (const o of [...cmd.options]) {
-    if (!isBoolean(o) || o.long === undefined || o.hidden || o.long === '--version') continue;
+    // Hidden negations are what this adds; a hidden flag of its own (run --tty) still takes =false.
+    if (!isBoolean(o) || o.long === undefined || (o.hidden && o.negate) || o.long === '--version') continue;
     const pos = positiveLong(o)!;
     const other = o.negate ? pos : `--no-${pos.slice(2)}`;
     if (findOption(cmd, other) === undefined) cmd.addOption(new Option(other).hideHelp());

@@ -106,12 +106,18 @@ export function manifestAnnotations(p: AnnotationParts): Record<string, string> 
   if (p.created !== undefined) out[CREATED_ANNOTATION] = p.created;
   for (const k of p.unset ?? []) delete out[k];
   for (const kv of p.set ?? []) {
-    const eq = kv.indexOf('=');
-    const k = eq < 0 ? kv : kv.slice(0, eq);
-    if (k === '') throw new TbahError('invalid-argument', `--annotation ${JSON.stringify(kv)}: the key is empty`, { hint: 'use KEY=VALUE (or KEY for an empty value)' });
-    out[k] = eq < 0 ? '' : kv.slice(eq + 1);
+    const [k, v] = parseAnnotation(kv);
+    out[k] = v;
   }
   return out;
+}
+
+/** `--annotation KEY[=VALUE]` → [key, value]; checked before a commit changes anything. */
+export function parseAnnotation(kv: string): [string, string] {
+  const eq = kv.indexOf('=');
+  const k = eq < 0 ? kv : kv.slice(0, eq);
+  if (k === '') throw new TbahError('invalid-argument', `--annotation ${JSON.stringify(kv)}: the key is empty`, { hint: 'use KEY=VALUE (or KEY for an empty value)' });
+  return [k, eq < 0 ? '' : kv.slice(eq + 1)];
 }
 
 /** `--add-file SRC[:DEST]` (DEST defaults to SRC), DEST made absolute and clean. */

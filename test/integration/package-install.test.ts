@@ -86,12 +86,12 @@ describe('installing tbah as a package', { timeout: 300_000 }, () => {
     const project = newProject(path.join(dir, 'from-clone'));
     run('npm', ['install', ...NPM_FLAGS, clone], project);
     assert.ok(existsSync(path.join(clone, 'build', 'src', 'index.js')), 'prepare built the library in the clone');
-    assert.ok(existsSync(path.join(clone, 'dist', 'tbah.mjs')), 'prepare bundled the CLI in the clone');
+    assert.ok(existsSync(path.join(clone, 'dist', 'tbah.cjs')), 'prepare bundled the CLI in the clone');
     useInstalled(project);
     // A second install finds the build current: prepare does not build again.
-    const before = lstatSync(path.join(clone, 'dist', 'tbah.mjs')).mtimeMs;
+    const before = lstatSync(path.join(clone, 'dist', 'tbah.cjs')).mtimeMs;
     run('npm', ['install', ...NPM_FLAGS, clone], project);
-    assert.equal(lstatSync(path.join(clone, 'dist', 'tbah.mjs')).mtimeMs, before);
+    assert.equal(lstatSync(path.join(clone, 'dist', 'tbah.cjs')).mtimeMs, before);
   });
 
   test('npm pack → npm install TARBALL: the tarball carries the build and the types', () => {
@@ -100,7 +100,7 @@ describe('installing tbah as a package', { timeout: 300_000 }, () => {
     const tarball = path.join(dir, packed);
     assert.ok(existsSync(tarball), `npm pack wrote ${packed}`);
     const listing = run('tar', ['tzf', tarball], dir).split('\n');
-    for (const f of ['package/bin/tbah.js', 'package/dist/tbah.mjs', 'package/build/src/index.js', 'package/build/src/index.d.ts', 'package/docs/library.md']) {
+    for (const f of ['package/bin/tbah.js', 'package/dist/tbah.cjs', 'package/dist/tbah.cjs.cache', 'package/bin/package.json', 'package/build/src/index.js', 'package/build/src/index.d.ts', 'package/docs/library.md']) {
       assert.ok(listing.includes(f), `the tarball has ${f}`);
     }
     assert.ok(!listing.some((f) => f.startsWith('package/build/test/') || f.startsWith('package/test/') || f.startsWith('package/node_modules/')), 'no tests or node_modules in the tarball');

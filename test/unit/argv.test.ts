@@ -5,12 +5,10 @@ import { normaliseArgv, parseGoBool } from '../../src/cli/argv.js';
 import { registerCommands } from '../../src/cli/commands/index.js';
 import { TbahError } from '../../src/core/errors.js';
 
-/** The real command table, as main.ts builds it. */
-function program(): Command {
-  const p = new Command('tbah').option('--root <dir>').option('--log-level <level>').enablePositionalOptions().exitOverride();
-  registerCommands(p);
-  return p;
-}
+/** The real command table, as main.ts builds it (every command: no command word given). */
+const table = new Command('tbah').option('--root <dir>').option('--log-level <level>').enablePositionalOptions().exitOverride();
+await registerCommands(table);
+const program = (): Command => table;
 
 const norm = (...args: string[]): string[] => normaliseArgv(['node', 'tbah', ...args], program()).slice(2);
 

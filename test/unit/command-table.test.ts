@@ -23,7 +23,8 @@ describe('command table (a call registers only its own command)', () => {
     for (const name of Object.keys(COMMAND_FILES)) {
       const own = await registered(['node', 'tbah', name, 'x']);
       assert.equal(own.get(name), all.get(name), name);
-      assert.ok(own.size < all.size, `${name} registers only its own file`);
+      // `completion` describes every command, so it registers them all (as help does).
+      if (name !== 'completion') assert.ok(own.size < all.size, `${name} registers only its own file`);
     }
   });
 

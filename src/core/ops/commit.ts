@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import {
   commitHistory, defaultCreatedBy, manifestAnnotations, outputConfig, parseAddFile, wantIdentityLabel,
+  parseAnnotation,
 } from '../commit-meta.js';
 import { containerDriver } from '../driver/index.js';
 import { computeChanges, isEmptyChangeSet } from '../driver/changes.js';
@@ -116,6 +117,7 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
 
 async function commitToStore(store: Store, opts: CommitOptions): Promise<CommitResult> {
   const names = opts.image === undefined ? [] : [formatDockerReference(parseLocalName(opts.image))];
+  for (const a of opts.annotations ?? []) parseAnnotation(a); // a bad one fails before anything is written
   const addFiles = await checkAddFiles(opts.addFiles ?? []);
   const result = await store.withBlobs(() => store.containers.withContainer(opts.container, async (state) => {
     if (opts.squash && (state.image.linked ?? []).length > 0) {
